@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` (the pipeline, locally) and `make test`.
+# Each sets up what it needs: the virtualenv, the packages, the local OpenSearch.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# Lambda runs Python 3.12: use it when the machine has it (pyenv installs count), else python3.
+PYTHON ?= $(shell command -v python3.12 || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1 || command -v python3)
+# `sam build` looks for python3.12 on PATH: the virtualenv provides it.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo test lint unit opensearch opensearch-stop bench clean
+
+$(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/logferry/requirements.txt -e .
+	touch $@
+
+opensearch:
+	scripts/opensearch.sh start
+
+opensearch-stop:
+	scripts/opensearch.sh stop
+
+demo: $(BIN)/logferry opensearch
+	$(BIN)/python scripts/demo.py
+
+lint: $(BIN)/logferry
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(BIN)/logferry
+	$(BIN)/pytest -q tests/unit
+
+test: $(BIN)/logferry lint
+	$(BIN)/pytest -q tests
+
+bench: $(BIN)/logferry opensearch
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

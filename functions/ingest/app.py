@@ -1,0 +1,48 @@
+"""Lambda: SQS messages of S3 notifications -> documents in OpenSearch.
+
+Thin by design: Powertools' BatchProcessor gives each SQS record to `record_handler`; a record
+that raises is reported in `batchItemFailures` and only it returns to the queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from logferry.client import make_client
+from logferry.config import Settings
+from logferry.metrics import publish_object_metrics, publish_sink_metrics
+from logferry.runtime import IngestService
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+settings = Settings.from_env()
+service = IngestService(settings, boto3.client("s3"), make_client(settings.opensearch_url))
+
+
+def record_handler(record: SQSRecord) -> None:
+    with logger.append_context_keys(message_id=record.message_id):
+        for result in service.process_message(record.body):
+            logger.info("object processed", **result.as_log())
+            publish_object_metrics(metrics, result)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    service.remaining = lambda: context.get_remaining_time_in_millis() / 1000
+    stats_before = service.sink.stats.__dict__.copy()
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    publish_sink_metrics(metrics, stats_before, service.sink.stats)
+    return response

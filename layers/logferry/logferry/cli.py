@@ -1,0 +1,222 @@
+"""`logferry`: the pipeline for people at a terminal.
+
+  logferry parse [--format NAME] FILE...          dry run: documents on stdout, rejections on stderr
+  logferry ingest PATH|s3://bucket/prefix ...     the pipeline into OpenSearch (backfill, replay)
+  logferry setup                                  index template and retention policy
+
+Exit status: 0 all good, 1 something was rejected or failed, 2 usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .config import Settings
+from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters
+from .formats import FORMATS, UnknownFormat
+from .model import ObjectRef, Rejection
+from .pipeline import LocalFiles, ObjectGone, ObjectResult, Pipeline, S3Objects
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    changes: dict[str, Any] = {}
+    if getattr(args, "opensearch_url", None):
+        changes["opensearch_url"] = args.opensearch_url
+    if getattr(args, "index_prefix", None):
+        changes["index_prefix"] = args.index_prefix
+    return dataclasses.replace(settings, **changes)
+
+
+def _local_files(paths: Sequence[str]) -> Iterator[Path]:
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            yield path
+
+
+# -- parse ------------------------------------------------------------------------------
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    pipeline = Pipeline(settings, LocalFiles(), None, StreamDeadLetters(), args.format)
+    out = sys.stdout.buffer
+    status = EXIT_OK
+    for path in _local_files(args.files):
+        ref = ObjectRef(bucket="", key=str(path))
+        try:
+            reader, ctx = pipeline.open(ref)
+        except (ObjectGone, OSError) as exc:
+            print(f"{path}: cannot read: {exc}", file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        with reader:
+            if not reader.peek(1) and reader.problem is None:
+                continue  # an empty file has nothing to parse
+            fmt = pipeline.detect(ref, reader)
+            if fmt is None:
+                print(f"{path}: log format not recognised (use --format)", file=sys.stderr)
+                status = EXIT_USAGE
+                continue
+            for item in pipeline.documents(ref, fmt, reader, ctx):
+                if isinstance(item, Rejection):
+                    print(f"{path}:{item.position}: {item.reason}", file=sys.stderr)
+                    status = max(status, EXIT_REJECTED)
+                else:
+                    index, doc_id, doc = item
+                    out.write(orjson.dumps({"_index": index, "_id": doc_id, "_source": doc.source}))
+                    out.write(b"\n")
+            for rejection in reader.rejections:
+                print(f"{path}:{rejection.position}: {rejection.reason}", file=sys.stderr)
+                status = max(status, EXIT_REJECTED)
+            if reader.problem:
+                print(f"{path}: {reader.problem}", file=sys.stderr)
+                status = max(status, EXIT_REJECTED)
+    out.flush()
+    return status
+
+
+# -- ingest -----------------------------------------------------------------------------
+
+
+def _s3_refs(s3: Any, uri: str) -> Iterator[ObjectRef]:
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield ObjectRef(
+                bucket=bucket,
+                key=item["Key"],
+                size=item.get("Size"),
+                etag=item.get("ETag"),
+                event_time=item.get("LastModified"),
+            )
+
+
+def _print_result(result: ObjectResult) -> None:
+    detail = f" ({result.problem})" if result.problem else ""
+    print(
+        f"{result.outcome:>12}  {result.format or '-':<14} {result.documents:>9} docs"
+        f" {result.rejected:>6} rejected  {result.ref.uri}{detail}",
+        file=sys.stderr,
+    )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    import boto3
+
+    from .client import make_client
+    from .sink import BulkSink, BulkTransport
+
+    settings = _settings(args)
+    s3 = boto3.client("s3") if any(t.startswith("s3://") for t in args.targets) else None
+    deadletters: DeadLetters = (
+        S3DeadLetters(boto3.client("s3"), settings.deadletter_bucket, settings.deadletter_prefix)
+        if settings.deadletter_bucket
+        else StreamDeadLetters()
+    )
+    sink = BulkSink(
+        BulkTransport(make_client(settings.opensearch_url)),
+        max_bytes=settings.bulk_max_bytes,
+        max_docs=settings.bulk_max_docs,
+    )
+    local = Pipeline(settings, LocalFiles(), sink, deadletters, args.format)
+    remote = Pipeline(settings, S3Objects(s3), sink, deadletters, args.format) if s3 else None
+    totals = {"objects": 0, "documents": 0, "rejected": 0}
+    status = EXIT_OK
+    for target in args.targets:
+        if target.startswith("s3://"):
+            assert remote is not None and s3 is not None
+            jobs = ((remote, ref) for ref in _s3_refs(s3, target))
+        else:
+            jobs = ((local, ObjectRef("", str(path))) for path in _local_files([target]))
+        for pipeline, ref in jobs:
+            result = pipeline.ingest(ref)
+            _print_result(result)
+            totals["objects"] += 1
+            totals["documents"] += result.documents
+            totals["rejected"] += result.rejected
+            if result.rejected or result.dead_lettered or result.outcome in ("damaged", "missing"):
+                status = EXIT_REJECTED
+    print(
+        f"{totals['objects']} objects, {totals['documents']} documents indexed,"
+        f" {totals['rejected']} lines rejected",
+        file=sys.stderr,
+    )
+    return status
+
+
+# -- setup ------------------------------------------------------------------------------
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from . import setup
+    from .client import make_client
+
+    settings = _settings(args)
+    for line in setup.apply(make_client(settings.opensearch_url), settings):
+        print(line)
+    return EXIT_OK
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logferry", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_cluster(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--opensearch-url", help="default: $OPENSEARCH_URL or local")
+        sub.add_argument("--index-prefix", help="default: $LOGFERRY_INDEX_PREFIX or 'logs'")
+
+    names = ", ".join(FORMATS)
+    parse = commands.add_parser("parse", help="print documents parsed from log files")
+    parse.add_argument("--format", help=f"skip detection; one of: {names}")
+    parse.add_argument("--index-prefix", help="default: $LOGFERRY_INDEX_PREFIX or 'logs'")
+    parse.add_argument("files", nargs="+", metavar="FILE")
+    parse.set_defaults(func=cmd_parse)
+
+    ingest = commands.add_parser("ingest", help="ingest local files or S3 objects")
+    ingest.add_argument("--format", help=f"skip detection; one of: {names}")
+    with_cluster(ingest)
+    ingest.add_argument("targets", nargs="+", metavar="PATH|s3://bucket/prefix")
+    ingest.set_defaults(func=cmd_ingest)
+
+    setup = commands.add_parser("setup", help="apply index template and retention policy")
+    with_cluster(setup)
+    setup.set_defaults(func=cmd_setup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "format", None) and args.format not in FORMATS:
+        parser.error(f"unknown format {args.format!r} (known: {', '.join(FORMATS)})")
+    try:
+        code: int = args.func(args)
+    except UnknownFormat as exc:
+        print(f"logferry: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `logferry parse ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The OpenSearch client: plain HTTP locally, SigV4-signed for Amazon OpenSearch Service."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
+
+
+def make_client(url: str, *, timeout: float = 60.0) -> OpenSearch:
+    """A client for `url`; AWS endpoints (*.amazonaws.com) are signed with the caller's role.
+
+    Retries are the sink's job (with backoff and a time budget), so the client makes none.
+    """
+    parsed = urlparse(url if "://" in url else f"https://{url}")
+    host = parsed.hostname or ""
+    auth = None
+    if host.endswith(".amazonaws.com") or os.environ.get("LOGFERRY_SIGV4") == "1":
+        import boto3
+
+        session = boto3.Session()
+        region = os.environ.get("AWS_REGION") or session.region_name or "us-east-1"
+        service = "aoss" if ".aoss." in host else "es"
+        auth = Urllib3AWSV4SignerAuth(session.get_credentials(), region, service)
+    return OpenSearch(
+        hosts=[{"host": host, "port": parsed.port or (443 if parsed.scheme == "https" else 80)}],
+        use_ssl=parsed.scheme == "https",
+        verify_certs=parsed.scheme == "https",
+        http_auth=auth,
+        connection_class=Urllib3HttpConnection,
+        timeout=timeout,
+        max_retries=0,
+    )

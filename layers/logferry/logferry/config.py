@@ -1,0 +1,60 @@
+"""Settings, read once from the environment (Lambda) or passed explicitly (CLI, tests)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    return int(value) if value else default
+
+
+def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
+    """Parse "prefix=format,prefix2=format2" into pairs, longest prefix first."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        prefix, sep, fmt = item.rpartition("=")
+        if not sep or not prefix:
+            raise ValueError(f"LOGFERRY_FORMAT_PREFIXES: expected prefix=format, got {item!r}")
+        pairs.append((prefix, fmt))
+    return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
+
+
+@dataclass(frozen=True)
+class Settings:
+    opensearch_url: str = "http://127.0.0.1:9200"
+    index_prefix: str = "logs"
+    # Where rejected lines and permanently failed documents are kept (S3); empty = not kept
+    # in S3 (the CLI prints them instead).
+    deadletter_bucket: str = ""
+    deadletter_prefix: str = "logferry-deadletter/"
+    # Key prefix -> format, for buckets not laid out as AWS lays out its logs.
+    format_prefixes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # Hostile input caps: decompressed bytes per object, bytes per line.
+    max_object_bytes: int = 8 * 1024**3
+    max_line_bytes: int = 1024**2
+    # Bulk requests are cut at this many bytes or documents, whichever comes first.
+    bulk_max_bytes: int = 5 * 1024**2
+    bulk_max_docs: int = 5000
+    retention_days: int = 90
+    keep_original: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        default = cls()
+        return cls(
+            opensearch_url=env.get("OPENSEARCH_URL", default.opensearch_url),
+            index_prefix=env.get("LOGFERRY_INDEX_PREFIX", default.index_prefix),
+            deadletter_bucket=env.get("LOGFERRY_DEADLETTER_BUCKET", ""),
+            deadletter_prefix=env.get("LOGFERRY_DEADLETTER_PREFIX", default.deadletter_prefix),
+            format_prefixes=_prefix_map(env.get("LOGFERRY_FORMAT_PREFIXES", "")),
+            max_object_bytes=_int(env, "LOGFERRY_MAX_OBJECT_BYTES", default.max_object_bytes),
+            max_line_bytes=_int(env, "LOGFERRY_MAX_LINE_BYTES", default.max_line_bytes),
+            bulk_max_bytes=_int(env, "LOGFERRY_BULK_MAX_BYTES", default.bulk_max_bytes),
+            bulk_max_docs=_int(env, "LOGFERRY_BULK_MAX_DOCS", default.bulk_max_docs),
+            retention_days=_int(env, "LOGFERRY_RETENTION_DAYS", default.retention_days),
+            keep_original=env.get("LOGFERRY_KEEP_ORIGINAL", "").lower() in ("1", "true", "yes"),
+        )

@@ -1,0 +1,91 @@
+"""The registry of log formats, and detection: which format an object is written in.
+
+To add a format: write its module (a LogFormat subclass and a module-level FORMAT), add it to
+FORMATS below, and test it. Order matters only for content sniffing: the first format whose
+`matches_content` accepts the first line wins, so stricter formats come first.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+
+from . import nlb
+from .base import COMMON_MAPPING, LogFormat, Mapping
+
+FORMATS: dict[str, LogFormat] = {fmt.name: fmt for fmt in (nlb.FORMAT,)}
+
+
+# Objects that are not logs although they sit among them, with why they are skipped.
+SKIPPED_KEYS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(^|/)ELBAccessLogTestFile$"), "ELB access-logging test object"),
+)
+
+
+def skip_reason(key: str) -> str | None:
+    """Why an object is not ingested at all, or None to ingest it."""
+    for pattern, reason in SKIPPED_KEYS:
+        if pattern.search(key):
+            return reason
+    return None
+
+
+class UnknownFormat(LookupError):
+    pass
+
+
+def get_format(name: str) -> LogFormat:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        known = ", ".join(sorted(FORMATS))
+        raise UnknownFormat(f"unknown format {name!r} (known: {known})") from None
+
+
+def format_for_key(key: str, prefixes: Iterable[tuple[str, str]] = ()) -> LogFormat | None:
+    """The format an S3 key says: configured prefixes first, then AWS's own key layouts."""
+    for prefix, name in prefixes:
+        if key.startswith(prefix):
+            return get_format(name)
+    for fmt in FORMATS.values():
+        if fmt.matches_key(key):
+            return fmt
+    return None
+
+
+def format_for_content(first_line: str) -> LogFormat | None:
+    for fmt in FORMATS.values():
+        if fmt.matches_content(first_line):
+            return fmt
+    return None
+
+
+def detect_format(
+    key: str, first_line: str | None, prefixes: Iterable[tuple[str, str]] = ()
+) -> LogFormat | None:
+    fmt = format_for_key(key, prefixes)
+    if fmt is None and first_line is not None:
+        fmt = format_for_content(first_line)
+    return fmt
+
+
+def _merge(into: Mapping, extra: Mapping, path: str = "") -> None:
+    for key, value in extra.items():
+        here = f"{path}{key}"
+        if key in into and isinstance(into[key], dict) and "properties" in into[key]:
+            if "properties" not in value:
+                raise ValueError(f"mapping conflict at {here}: object vs {value}")
+            _merge(into[key]["properties"], value["properties"], here + ".")
+        elif key in into and into[key] != value:
+            raise ValueError(f"mapping conflict at {here}: {into[key]} vs {value}")
+        else:
+            into[key] = value
+
+
+def index_properties() -> Mapping:
+    """The union of every format's mapping: the properties of the logs-* index template."""
+    merged = copy.deepcopy(COMMON_MAPPING)
+    for fmt in FORMATS.values():
+        _merge(merged, copy.deepcopy(fmt.mapping))
+    return merged

@@ -1,0 +1,189 @@
+"""What every log format provides, and the small helpers most of them share.
+
+A format owns everything about its logs: how to recognise an object of it (by S3 key, then by
+the first line), how to turn its lines into ECS documents, and the index mapping of the fields
+it writes. The pipeline knows formats only through this interface.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
+from ..reader import LineReader
+
+Mapping = dict[str, Any]
+
+
+class LogFormat:
+    """A log format: recognition, parsing and mapping. Subclasses set the class attributes."""
+
+    name: ClassVar[str]
+    # The <source> part of the index name <prefix>-<source>-YYYY.MM.DD.
+    index_source: ClassVar[str]
+    # Matched (re.search) against the S3 key; None when the key says nothing.
+    key_pattern: ClassVar[re.Pattern[str] | None] = None
+    # Properties this format adds to the logs-* index template (merged with COMMON_MAPPING).
+    mapping: ClassVar[Mapping] = {}
+
+    @property
+    def dataset(self) -> str:
+        return f"aws.{self.name}"
+
+    def matches_key(self, key: str) -> bool:
+        return self.key_pattern is not None and self.key_pattern.search(key) is not None
+
+    def matches_content(self, first_line: str) -> bool:
+        """Whether the object's first non-empty line looks like this format."""
+        return False
+
+    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
+        """Documents and rejections from the object's lines."""
+        raise NotImplementedError
+
+    def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
+        """Documents and rejections from the whole object. Line formats read its lines; a
+        format of whole JSON documents overrides this and reads `reader.chunks()`."""
+        return self.parse(reader, ctx)
+
+
+class LineFormat(LogFormat):
+    """A format with one entry per line: subclasses write `parse_line`."""
+
+    def parse_line(self, line: str) -> Source:
+        """Return the document for one line, or raise ParseError with the reason."""
+        raise NotImplementedError
+
+    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
+        parse_line = self.parse_line
+        keep_original = ctx.keep_original
+        for lineno, line in lines:
+            try:
+                source = parse_line(line)
+            except ParseError as exc:
+                yield Rejection(lineno, str(exc), line)
+                continue
+            except Exception as exc:  # a parser bug must cost one line, not the object
+                yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
+                continue
+            if keep_original:
+                source["event"]["original"] = line
+            yield Document(source, lineno)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    """Split "ip:port" on the last colon (IPv6 addresses are logged without brackets)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ParseError(f"expected ip:port, got {value[:80]!r}")
+    return host, int(port)
+
+
+def to_int(value: str, field: str) -> int | None:
+    """An integer field, or None for the null marker "-"."""
+    if value == "-":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ParseError(f"{field}: expected an integer, got {value[:80]!r}") from None
+
+
+def to_float(value: str, field: str) -> float | None:
+    if value == "-":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ParseError(f"{field}: expected a number, got {value[:80]!r}") from None
+
+
+def tls_version(protocol: str) -> str | None:
+    """ECS tls.version ("1.2") from "TLSv1.2", "tlsv12", "TLSv1" and kin; None for "-"."""
+    text = protocol.lower()
+    if not text.startswith("tlsv"):
+        return None
+    digits = text[4:].replace(".", "")
+    if digits == "1":
+        digits = "10"
+    if len(digits) == 2 and digits.isdigit():
+        return f"{digits[0]}.{digits[1]}"
+    return None
+
+
+def prune(source: Source) -> Source:
+    """Drop None values and emptied objects, recursively (absent beats null in OpenSearch)."""
+    out: Source = {}
+    for key, value in source.items():
+        if isinstance(value, dict):
+            value = prune(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+# -- mapping ----------------------------------------------------------------------------
+
+KEYWORD: Mapping = {"type": "keyword", "ignore_above": 1024}
+IP: Mapping = {"type": "ip"}
+DATE: Mapping = {"type": "date"}
+LONG: Mapping = {"type": "long"}
+INTEGER: Mapping = {"type": "integer"}
+FLOAT: Mapping = {"type": "float"}
+DOUBLE: Mapping = {"type": "double"}
+BOOLEAN: Mapping = {"type": "boolean"}
+TEXT_AND_KEYWORD: Mapping = {
+    "type": "text",
+    "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}},
+}
+
+
+def obj(**properties: Mapping) -> Mapping:
+    """An object mapping from its properties: obj(ip=IP, port=INTEGER)."""
+    return {"properties": properties}
+
+
+# ECS fields more than one format writes: declared once, so every format agrees on the types.
+COMMON_MAPPING: Mapping = {
+    "@timestamp": DATE,
+    "event": obj(
+        dataset=KEYWORD,
+        kind=KEYWORD,
+        action=KEYWORD,
+        outcome=KEYWORD,
+        provider=KEYWORD,
+        start=DATE,
+        end=DATE,
+        duration=LONG,
+        original={"type": "text", "index": False},
+    ),
+    "source": obj(ip=IP, port=INTEGER, address=KEYWORD, domain=KEYWORD, bytes=LONG, packets=LONG),
+    "destination": obj(
+        ip=IP, port=INTEGER, address=KEYWORD, domain=KEYWORD, bytes=LONG, packets=LONG
+    ),
+    "network": obj(transport=KEYWORD, iana_number=KEYWORD, bytes=LONG, packets=LONG),
+    "tls": obj(
+        version=KEYWORD,
+        version_protocol=KEYWORD,
+        cipher=KEYWORD,
+        established=BOOLEAN,
+        client=obj(server_name=KEYWORD),
+    ),
+    "http": obj(
+        version=KEYWORD,
+        request=obj(method=KEYWORD, bytes=LONG),
+        response=obj(status_code=INTEGER, bytes=LONG),
+    ),
+    "url": obj(original=TEXT_AND_KEYWORD, path=KEYWORD, query=KEYWORD, domain=KEYWORD),
+    "user_agent": obj(original=TEXT_AND_KEYWORD),
+    "host": obj(name=KEYWORD),
+    "cloud": obj(region=KEYWORD, account=obj(id=KEYWORD)),
+    "trace": obj(id=KEYWORD),
+}

@@ -1,0 +1,37 @@
+"""CloudWatch metrics (EMF through Powertools) from object results and sink counters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .pipeline import ObjectResult
+from .sink import SinkStats
+
+
+def publish_object_metrics(metrics: Any, result: ObjectResult) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=result.documents)
+    metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=result.rejected)
+    metrics.add_metric(name="DeadLetters", unit=MetricUnit.Count, value=result.dead_lettered)
+    metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_in)
+    if result.outcome not in ("indexed", "skipped", "empty"):
+        metrics.add_metric(name=f"Objects_{result.outcome}", unit=MetricUnit.Count, value=1)
+    if result.ref.event_time is not None:
+        lag = (datetime.now(UTC) - result.ref.event_time).total_seconds()
+        metrics.add_metric(name="IngestLag", unit=MetricUnit.Seconds, value=max(lag, 0.0))
+
+
+def publish_sink_metrics(metrics: Any, before: dict[str, int], after: SinkStats) -> None:
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    for name, field in (
+        ("BulkRequests", "requests"),
+        ("RetriedDocuments", "retried_items"),
+        ("Throttles", "throttled"),
+        ("DocumentsFailed", "failed"),
+    ):
+        value = getattr(after, field) - before.get(field, 0)
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

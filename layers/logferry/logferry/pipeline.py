@@ -1,0 +1,232 @@
+"""One object, end to end: open -> lines -> format -> documents -> bulk, and its outcome.
+
+Every line read ends up counted as a document or a rejection; every object ends with one
+outcome. Exceptions leave `ingest` only when trying again later can help (OpenSearch or S3
+unavailable, access denied): the handler then returns the message to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from .config import Settings
+from .deadletter import DeadLetters, document_record, line_record, object_record
+from .formats import format_for_content, format_for_key, get_format, skip_reason
+from .formats.base import LogFormat
+from .model import Document, ObjectRef, ParseContext, Rejection
+from .reader import LineReader, Readable
+from .sink import BulkSink
+
+log = logging.getLogger(__name__)
+
+
+class ObjectUnavailable(Exception):
+    """The object could not be fetched now (access denied, throttled): retry later."""
+
+
+class ObjectGone(Exception):
+    """The object no longer exists (deleted before we read it): nothing to retry."""
+
+
+@dataclass
+class OpenedObject:
+    stream: Readable | BinaryIO
+    last_modified: datetime | None
+
+
+class ObjectSource(Protocol):
+    def open(self, ref: ObjectRef) -> OpenedObject: ...
+
+
+class S3Objects:
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def open(self, ref: ObjectRef) -> OpenedObject:
+        args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id:
+            args["VersionId"] = ref.version_id
+        try:
+            response = self._s3.get_object(**args)
+        except self._s3.exceptions.NoSuchKey:
+            raise ObjectGone(f"{ref.uri} does not exist (deleted?)") from None
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket"):
+                raise ObjectGone(f"{ref.uri}: {code}") from None
+            raise ObjectUnavailable(f"{ref.uri}: {code or type(exc).__name__}: {exc}") from exc
+        return OpenedObject(response["Body"], response.get("LastModified"))
+
+
+class LocalFiles:
+    def open(self, ref: ObjectRef) -> OpenedObject:
+        try:
+            stream = open(ref.key, "rb")  # noqa: SIM115 - closed by the pipeline
+        except FileNotFoundError:
+            raise ObjectGone(f"{ref.key} does not exist") from None
+        mtime = datetime.fromtimestamp(os.fstat(stream.fileno()).st_mtime, UTC)
+        return OpenedObject(stream, mtime)
+
+
+@dataclass
+class ObjectResult:
+    ref: ObjectRef
+    outcome: str  # indexed | skipped | empty | missing | unrecognised | damaged
+    format: str | None = None
+    lines: int = 0
+    documents: int = 0
+    rejected: int = 0
+    dead_lettered: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    seconds: float = 0.0
+    problem: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_log(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k not in ("ref", "extra")}
+        data["object"] = self.ref.uri
+        data.update(self.extra)
+        return data
+
+
+def _by_content(first_line: str | None) -> LogFormat | None:
+    return None if first_line is None else format_for_content(first_line)
+
+
+def index_name(prefix: str, source: str, timestamp: str) -> str:
+    # @timestamp is ISO 8601 (YYYY-MM-DD...): the entry's own UTC day names its index.
+    return f"{prefix}-{source}-{timestamp[0:4]}.{timestamp[5:7]}.{timestamp[8:10]}"
+
+
+def document_id(identity: str, doc: Document) -> str:
+    if doc.doc_id is not None:
+        return doc.doc_id
+    if doc.sub:
+        return f"{identity}-{doc.position}.{doc.sub}"
+    return f"{identity}-{doc.position}"
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    objects: ObjectSource
+    sink: BulkSink | None  # None for a dry run (`logferry parse`)
+    deadletters: DeadLetters
+    format_name: str | None = None  # force a format instead of detecting it
+    clock: Callable[[], float] = time.monotonic
+
+    def documents(
+        self, ref: ObjectRef, fmt: LogFormat, reader: LineReader, ctx: ParseContext
+    ) -> Iterator[tuple[str, str, Document] | Rejection]:
+        """Parsed entries with their index and id, for the sink (and for `logferry parse`)."""
+        prefix = self.settings.index_prefix
+        source = fmt.index_source
+        identity = ref.identity
+        for item in fmt.parse_object(reader, ctx):
+            if isinstance(item, Rejection):
+                yield item
+                continue
+            ts = item.source.get("@timestamp")
+            if not isinstance(ts, str) or len(ts) < 10:
+                yield Rejection(item.position, "document without a valid @timestamp", "")
+                continue
+            yield index_name(prefix, source, ts), document_id(identity, item), item
+
+    def open(self, ref: ObjectRef) -> tuple[LineReader, ParseContext]:
+        opened = self.objects.open(ref)
+        reader = LineReader(
+            opened.stream,
+            max_object_bytes=self.settings.max_object_bytes,
+            max_line_bytes=self.settings.max_line_bytes,
+        )
+        object_time = opened.last_modified or ref.event_time or datetime.now(UTC)
+        ctx = ParseContext(ref, object_time, keep_original=self.settings.keep_original)
+        return reader, ctx
+
+    def detect(self, ref: ObjectRef, reader: LineReader) -> LogFormat | None:
+        """The forced format, else the key's, else the first line's (read by peeking)."""
+        if self.format_name:
+            return get_format(self.format_name)
+        fmt = format_for_key(ref.key, self.settings.format_prefixes)
+        return fmt or _by_content(reader.first_line())
+
+    def ingest(self, ref: ObjectRef) -> ObjectResult:
+        started = self.clock()
+        result = self._ingest(ref)
+        result.seconds = round(self.clock() - started, 3)
+        log.info("object done", extra={"result": result.as_log()})
+        return result
+
+    def _ingest(self, ref: ObjectRef) -> ObjectResult:
+        reason = None if self.format_name else skip_reason(ref.key)
+        if reason:
+            return ObjectResult(ref, "skipped", problem=reason)
+        try:
+            reader, ctx = self.open(ref)
+        except ObjectGone as exc:
+            return ObjectResult(ref, "missing", problem=str(exc))
+        try:
+            return self._ingest_lines(ref, reader, ctx)
+        finally:
+            reader.close()
+
+    def _ingest_lines(self, ref: ObjectRef, reader: LineReader, ctx: ParseContext) -> ObjectResult:
+        result = ObjectResult(ref, "indexed")
+        if not reader.peek(1) and reader.problem is None:
+            result.outcome = "empty"
+            return result
+        fmt = self.detect(ref, reader)
+        if fmt is None:
+            result.outcome = "unrecognised"
+            result.problem = "log format could not be determined from the key or first line"
+            result.dead_lettered = self.deadletters.write(
+                ref, "object", [object_record(ref, None, result.problem)]
+            )
+            return result
+        result.format = fmt.name
+        sink = self.sink
+        if sink is None:
+            raise RuntimeError("Pipeline.ingest needs a sink")
+        rejections: list[Rejection] = []
+        indexed_before, failed_before = sink.stats.indexed, len(sink.failures)
+        for item in self.documents(ref, fmt, reader, ctx):
+            if isinstance(item, Rejection):
+                rejections.append(item)
+            else:
+                index, doc_id, doc = item
+                sink.add(index, doc_id, orjson.dumps(doc.source))
+        sink.flush()
+        rejections.extend(reader.rejections)
+        failures = sink.failures[failed_before:]
+        del sink.failures[failed_before:]
+        result.documents = sink.stats.indexed - indexed_before
+        result.lines = reader.lines_read
+        result.bytes_in, result.bytes_out = reader.bytes_in, reader.bytes_out
+        result.rejected = len(rejections)
+        if reader.invalid_utf8_lines:
+            result.extra["invalid_utf8_lines"] = reader.invalid_utf8_lines
+        if rejections:
+            result.dead_lettered += self.deadletters.write(
+                ref, "line", (line_record(ref, fmt.name, r) for r in rejections)
+            )
+        if failures:
+            result.extra["failed_documents"] = len(failures)
+            result.dead_lettered += self.deadletters.write(
+                ref, "document", (document_record(ref, fmt.name, f) for f in failures)
+            )
+        if reader.problem:
+            result.outcome = "damaged"
+            result.problem = reader.problem
+            result.dead_lettered += self.deadletters.write(
+                ref, "object", [object_record(ref, fmt.name, reader.problem)]
+            )
+        return result

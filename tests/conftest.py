@@ -1,0 +1,61 @@
+"""Shared fixtures: the real local OpenSearch (started once per session by the repo's script),
+a private index prefix per test, and moto for AWS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REALWORLD = SHARED / "realworld-logs"
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> str:
+    """The cluster the integration tests use: scripts/opensearch.sh starts or reuses it."""
+    subprocess.run([str(ROOT / "scripts" / "opensearch.sh"), "start"], check=True)
+    return os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200")
+
+
+@pytest.fixture(scope="session")
+def os_client(opensearch_url: str) -> Any:
+    from logferry.client import make_client
+
+    return make_client(opensearch_url)
+
+
+@pytest.fixture
+def index_prefix(os_client: Any) -> Iterator[str]:
+    """A prefix of this test's own, with the template applied: tests never see each other."""
+    from logferry import setup
+    from logferry.config import Settings
+
+    prefix = f"test{uuid.uuid4().hex[:10]}"
+    setup.apply(os_client, Settings(index_prefix=prefix))
+    yield prefix
+    os_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
+    os_client.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every AWS call of the test, with fake credentials that can reach nothing real."""
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
