@@ -75,5 +75,10 @@ class ParseContext:
     keep_original: bool = False
 
 
+class UnsupportedObject(Exception):
+    """Raised by a format for an object it recognises but cannot read (e.g. VPC flow logs in
+    Parquet): the object gets the outcome "unsupported" and is kept as a dead letter."""
+
+
 class ParseError(ValueError):
     """Raised by a line parser: the message is the rejection reason."""

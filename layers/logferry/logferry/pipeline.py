@@ -21,7 +21,7 @@ from .config import Settings
 from .deadletter import DeadLetters, document_record, line_record, object_record
 from .formats import format_for_content, format_for_key, get_format, skip_reason
 from .formats.base import LogFormat
-from .model import Document, ObjectRef, ParseContext, Rejection
+from .model import Document, ObjectRef, ParseContext, Rejection, UnsupportedObject
 from .reader import LineReader, Readable
 from .sink import BulkSink
 
@@ -79,7 +79,8 @@ class LocalFiles:
 @dataclass
 class ObjectResult:
     ref: ObjectRef
-    outcome: str  # indexed | skipped | empty | missing | unrecognised | damaged
+    # indexed | skipped | empty | missing | unrecognised | unsupported | damaged
+    outcome: str
     format: str | None = None
     lines: int = 0
     documents: int = 0
@@ -198,12 +199,16 @@ class Pipeline:
             raise RuntimeError("Pipeline.ingest needs a sink")
         rejections: list[Rejection] = []
         indexed_before, failed_before = sink.stats.indexed, len(sink.failures)
-        for item in self.documents(ref, fmt, reader, ctx):
-            if isinstance(item, Rejection):
-                rejections.append(item)
-            else:
-                index, doc_id, doc = item
-                sink.add(index, doc_id, orjson.dumps(doc.source))
+        try:
+            for item in self.documents(ref, fmt, reader, ctx):
+                if isinstance(item, Rejection):
+                    rejections.append(item)
+                else:
+                    index, doc_id, doc = item
+                    sink.add(index, doc_id, orjson.dumps(doc.source))
+        except UnsupportedObject as exc:
+            result.outcome = "unsupported"
+            result.problem = str(exc)
         sink.flush()
         rejections.extend(reader.rejections)
         failures = sink.failures[failed_before:]
@@ -223,10 +228,11 @@ class Pipeline:
             result.dead_lettered += self.deadletters.write(
                 ref, "document", (document_record(ref, fmt.name, f) for f in failures)
             )
-        if reader.problem:
+        if reader.problem and result.problem is None:
             result.outcome = "damaged"
             result.problem = reader.problem
+        if result.problem:
             result.dead_lettered += self.deadletters.write(
-                ref, "object", [object_record(ref, fmt.name, reader.problem)]
+                ref, "object", [object_record(ref, fmt.name, result.problem)]
             )
         return result
