@@ -18,6 +18,8 @@ class Wiring:
     sqs: Any
     bucket: str
     queue_url: str
+    # S3 (and moto) sends an s3:TestEvent when the notification is configured.
+    test_event: dict[str, Any] | None = None
 
     @classmethod
     def create(cls, bucket: str = "logs-bucket", queue: str = "logferry-ingest") -> Wiring:
@@ -34,7 +36,9 @@ class Wiring:
                 "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
             },
         )
-        return cls(s3, sqs, bucket, queue_url)
+        wiring = cls(s3, sqs, bucket, queue_url)
+        [wiring.test_event] = wiring.receive()
+        return wiring
 
     def put(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
@@ -97,3 +101,54 @@ NLB_KEY = (
     "123456789012_elasticloadbalancing_us-east-1_net.mail-nlb.0123456789abcdef_20261120T1205Z_"
     "a1b2c3d4.log.gz"
 )
+
+
+class FakeLambdaContext:
+    """The attributes of a Lambda context that Powertools and the handler read."""
+
+    function_name = "logferry-ingest"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:logferry-ingest"
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int = 300_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def load_ingest_handler(env: dict[str, str]) -> Any:
+    """Import functions/ingest/app.py afresh, as a new Lambda container would, under `env`.
+
+    Call inside moto (the module creates its boto3 clients at import time)."""
+    import importlib.util
+    import os
+    from pathlib import Path
+    from unittest import mock
+
+    path = Path(__file__).resolve().parents[1] / "functions" / "ingest" / "app.py"
+    defaults = {
+        "POWERTOOLS_SERVICE_NAME": "logferry",
+        "POWERTOOLS_METRICS_NAMESPACE": "logferry-test",
+    }
+    with mock.patch.dict(os.environ, {**defaults, **env}):
+        spec = importlib.util.spec_from_file_location("logferry_ingest_app", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+def nlb_line(n: int, *, day: str = "2026-11-20", protocol: str = "tlsv12", client: str = "") -> str:
+    """A realistic NLB TLS log line; `n` varies the client and the time."""
+    ip = client or f"198.51.100.{n % 250 + 1}"
+    cipher, version = ("-", "-") if protocol == "-" else ("ECDHE-RSA-AES128-GCM-SHA256", protocol)
+    handshake = "-" if protocol == "-" else str(n % 40 + 1)
+    return (
+        f"tls 2.0 {day}T12:{n // 60 % 60:02d}:{n % 60:02d} net/mail-nlb/0123456789abcdef "
+        f"fedcba9876543210 {ip}:{40000 + n % 20000} 10.0.1.15:993 {n % 900 + 50} {handshake} "
+        f"{n % 5000} {n % 9000} - "
+        "arn:aws:acm:us-east-1:123456789012:certificate/0b1e2d3c-4a5b-6c7d-8e9f-0a1b2c3d4e5f - "
+        f"{cipher} {version} - imap.example.com - - - {day}T12:00:00"
+    )

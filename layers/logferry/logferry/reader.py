@@ -198,8 +198,8 @@ class LineReader:
         oversize = False  # inside a line longer than max_line_bytes: drop until newline
         skip = self._skip_lines
         for chunk in self.chunks():
-            cut = chunk.rfind(b"\n")
-            if cut < 0:
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
                 pending += chunk
                 if len(pending) > self._max_line_bytes:
                     if not oversize:
@@ -207,17 +207,15 @@ class LineReader:
                         oversize = True
                     pending = b""
                 continue
+            # `block` holds whole lines, each ending in a newline.
             block = pending + chunk[:cut]
-            pending = chunk[cut + 1 :]
-            if oversize:  # the first line of this block is the tail of the over-long one
+            pending = chunk[cut:]
+            if oversize:  # the block starts with the tail of the over-long line: drop it
                 lineno += 1
                 oversize = False
-                first_nl = block.find(b"\n")
-                block = b"" if first_nl < 0 else block[first_nl + 1 :]
-                if first_nl < 0:
-                    continue
+                block = block[block.index(b"\n") + 1 :]
             if skip:
-                count = block.count(b"\n") + 1
+                count = block.count(b"\n")
                 if count <= skip:
                     skip -= count
                     lineno += count
@@ -229,19 +227,18 @@ class LineReader:
             text = self._decode(block)
             if "\r" in text:
                 text = text.replace("\r\n", "\n")
-            for line in text.split("\n"):
+            lines = text.split("\n")
+            lines.pop()  # the empty string after the block's last newline
+            for line in lines:
                 lineno += 1
                 if len(line) > self._max_line_bytes:
                     self._reject_oversize(lineno, line.encode())
                 elif line:
                     yield lineno, line
-        if oversize:
+        if oversize or pending:
             lineno += 1
-        elif pending:
-            lineno += 1
-            if skip:
-                pass
-            elif len(pending) > self._max_line_bytes:
+        if pending and not skip and not oversize:
+            if len(pending) > self._max_line_bytes:
                 self._reject_oversize(lineno, pending)
             else:
                 line = self._decode(pending).rstrip("\r")
