@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from logferry.client import make_client
 from logferry.config import Settings
 from logferry.metrics import publish_object_metrics, publish_sink_metrics

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from logferry.events import MalformedNotification, refs_from_event, refs_from_message
+from tests.conftest import ROOT
 from tests.support import s3_notification
 
 
@@ -68,3 +69,10 @@ def test_same_object_same_identity_other_version_other_identity() -> None:
     [b] = refs_from_message(s3_notification("b", "k", etag="e1"))
     [c] = refs_from_message(s3_notification("b", "k", etag="e2"))
     assert a.identity == b.identity != c.identity
+
+
+def test_sample_events_for_sam_local_invoke_name_the_sample_objects() -> None:
+    events = ROOT / "events"
+    for name in ("sqs-s3-notification.json", "eventbridge-object-created.json"):
+        [ref] = refs_from_event(json.loads((events / name).read_text()))
+        assert (events / "logs" / ref.key).is_file(), name

@@ -91,9 +91,7 @@ def apply(client: Any, settings: Settings) -> list[str]:
     client.indices.put_index_template(name=template_name(prefix), body=index_template(prefix))
     done.append(f"index template {template_name(prefix)} for {prefix}-*")
     if ISM_PLUGIN not in installed_plugins(client):
-        note = f"ISM plugin not installed: retention policy {policy_name(prefix)} not applied"
-        log.warning(note)
-        done.append(note)
+        done.append(f"ISM plugin not installed: retention policy {policy_name(prefix)} not applied")
         return done
     done.append(
         _apply_policy(
