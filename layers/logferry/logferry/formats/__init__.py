@@ -11,15 +11,40 @@ import copy
 import re
 from collections.abc import Iterable
 
-from . import nlb
+from . import (
+    alb,
+    alb_connection,
+    clb,
+    cloudfront,
+    cloudtrail,
+    nlb,
+    s3access,
+    vpcflow,
+    waf,
+)
 from .base import COMMON_MAPPING, LogFormat, Mapping
 
-FORMATS: dict[str, LogFormat] = {fmt.name: fmt for fmt in (nlb.FORMAT,)}
+FORMATS: dict[str, LogFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        nlb.FORMAT,
+        alb.FORMAT,
+        alb_connection.FORMAT,
+        clb.FORMAT,
+        cloudtrail.FORMAT,
+        waf.FORMAT,
+        vpcflow.FORMAT,
+        cloudfront.FORMAT,
+        s3access.FORMAT,
+    )
+}
 
 
 # Objects that are not logs although they sit among them, with why they are skipped.
 SKIPPED_KEYS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(^|/)ELBAccessLogTestFile$"), "ELB access-logging test object"),
+    (re.compile(r"(^|/)CloudTrail-Digest/"), "CloudTrail digest file (hashes, not events)"),
+    (re.compile(r"(^|/)ConfigWritabilityCheckFile$"), "AWS bucket write-permission test object"),
 )
 
 

@@ -1,0 +1,487 @@
+"""CloudFront standard logs: legacy (W3C, tab-separated) and standard logging v2 to S3.
+
+#Version: 1.0
+#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status ...
+2019-12-04<TAB>21:02:31<TAB>LAX1<TAB>392<TAB>192.0.2.100<TAB>GET<TAB>d111111abcdef8.cloudfront.net
+<TAB>/index.html<TAB>200<TAB>-<TAB>Mozilla/5.0%20(Windows%20NT%2010.0;...)<TAB>-<TAB>-<TAB>Hit ...
+
+The `#Fields` header maps the columns (older files have fewer); without one the 33-column
+order of 2019 onward applies, and a shorter record leaves its missing fields absent. Values are
+URL-encoded by CloudFront: each cell is decoded after splitting, never the line before. A cell
+beyond the header (the AWS example has a trailing tab) is kept only if it is not empty.
+
+Standard logging v2 writes the same field names: as JSON (one object per line, the names as
+keys), or as W3C/plain text with a `#Fields` header and a chosen delimiter (guessed from the
+first record: tab if it has one, else space, comma, pipe or semicolon, whichever matches the
+header's width).
+Parquet objects are recognised and declared unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
+from ..reader import LineReader
+from .base import BOOLEAN, FLOAT, KEYWORD, LONG, LogFormat, obj, tls_version
+
+LEGACY_HEADER = (
+    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer)"
+    " cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header"
+    " cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher"
+    " x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port"
+    " time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len"
+    " sc-range-start sc-range-end"
+)
+LEGACY_FIELDS = tuple(LEGACY_HEADER.split())
+
+# Fields with an ECS home (read by position in `_build`), with their other spellings.
+_ECS_NAMES = {
+    "date": "date",
+    "time": "time",
+    "timestamp": "timestamp",
+    "timestamp(ms)": "timestamp_ms",
+    "c-ip": "c_ip",
+    "c-port": "c_port",
+    "cs-method": "method",
+    "cs-uri-stem": "path",
+    "cs-uri-query": "query",
+    "x-host-header": "domain",
+    "sc-status": "status",
+    "cs(User-Agent)": "user_agent",
+    "cs-user-agent": "user_agent",
+    "ssl-protocol": "ssl_protocol",
+    "ssl-cipher": "ssl_cipher",
+    "cs-protocol-version": "protocol_version",
+    "x-forwarded-for": "forwarded_for",
+}
+# The other known fields: aws.cloudfront.<name> and its type.
+_AWS_FIELDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "x-edge-location": ("edge_location", KEYWORD),
+    "sc-bytes": ("sc_bytes", LONG),
+    "cs(Host)": ("distribution_domain", KEYWORD),
+    "cs-host": ("distribution_domain", KEYWORD),
+    "cs(Referer)": ("referrer", KEYWORD),
+    "cs-referer": ("referrer", KEYWORD),
+    "cs(Cookie)": ("cookie", KEYWORD),
+    "cs-cookie": ("cookie", KEYWORD),
+    "x-edge-result-type": ("edge_result_type", KEYWORD),
+    "x-edge-request-id": ("edge_request_id", KEYWORD),
+    "cs-protocol": ("protocol", KEYWORD),
+    "cs-bytes": ("cs_bytes", LONG),
+    "time-taken": ("time_taken", FLOAT),
+    "x-edge-response-result-type": ("edge_response_result_type", KEYWORD),
+    "fle-status": ("fle_status", KEYWORD),
+    "fle-encrypted-fields": ("fle_encrypted_fields", LONG),
+    "time-to-first-byte": ("time_to_first_byte", FLOAT),
+    "x-edge-detailed-result-type": ("edge_detailed_result_type", KEYWORD),
+    "sc-content-type": ("content_type", KEYWORD),
+    "sc-content-len": ("content_length", LONG),
+    "sc-range-start": ("range_start", LONG),
+    "sc-range-end": ("range_end", LONG),
+    "c-country": ("country", KEYWORD),
+    "asn": ("asn", LONG),
+    "origin-fbl": ("origin_fbl", FLOAT),
+    "origin-lbl": ("origin_lbl", FLOAT),
+    "cache-behavior-path-pattern": ("cache_behavior_path_pattern", KEYWORD),
+    "distributionid": ("distribution_id", KEYWORD),
+    "distribution-tenant-id": ("distribution_tenant_id", KEYWORD),
+    "connection-id": ("connection_id", KEYWORD),
+    "c-ip-version": ("ip_version", KEYWORD),
+}
+_KIND_OF_KEY = {key: kind for key, kind in _AWS_FIELDS.values()}
+# Keys `_build` writes itself: a field whose name cleans up to one of them is renamed.
+_RESERVED_KEYS = frozenset(
+    ("client_closed", "ssl_protocol", "ssl_cipher", "forwarded_for", "unparsed_tail")
+)
+_CLEAN_NAME = re.compile(r"[^a-z0-9]+")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+)
+_IP_CHARS = "0123456789abcdefABCDEF.:"
+# ssl-protocol values as CloudFront writes them -> ECS tls.version (others: base.tls_version).
+_TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
+# Delimiters a v2 W3C/plain object may use besides tab, in the order they are tried.
+_DELIMITERS = (" ", ",", "|", ";")
+_ABSENT = -1  # index of the "-" appended to every record: where absent fields point
+
+
+def _aws_key(name: str) -> str:
+    """aws.cloudfront.<key> for a field name nobody declared: cs(Accept) -> cs_accept."""
+    return _CLEAN_NAME.sub("_", name.lower()).strip("_")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where each field sits in a record of one `#Fields` header, worked out once."""
+
+    width: int
+    texts: tuple[tuple[int, str], ...]
+    longs: tuple[tuple[int, str], ...]
+    floats: tuple[tuple[int, str], ...]
+    date: int
+    time: int
+    timestamp: int
+    timestamp_ms: int
+    c_ip: int
+    c_port: int
+    method: int
+    path: int
+    query: int
+    domain: int
+    status: int
+    user_agent: int
+    ssl_protocol: int
+    ssl_cipher: int
+    protocol_version: int
+    forwarded_for: int
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> Layout:
+        names = list(names)
+        ecs: dict[str, int] = {}
+        texts: list[tuple[int, str]] = []
+        longs: list[tuple[int, str]] = []
+        floats: list[tuple[int, str]] = []
+        taken = set(_RESERVED_KEYS)
+        for i, name in enumerate(names):
+            slot = _ECS_NAMES.get(name)
+            if slot is not None:
+                ecs.setdefault(slot, i)
+                continue
+            known = _AWS_FIELDS.get(name)
+            key = known[0] if known else _aws_key(name)
+            if not key:
+                key = f"field_{i}"
+            elif key in taken:  # a repeated name, or one colliding with a key of ours
+                key = f"{key}_{i}"
+            taken.add(key)
+            kind = _KIND_OF_KEY.get(key, KEYWORD)
+            (longs if kind is LONG else floats if kind is FLOAT else texts).append((i, key))
+        at = ecs.get
+        return cls(
+            width=len(names),
+            texts=tuple(texts),
+            longs=tuple(longs),
+            floats=tuple(floats),
+            date=at("date", _ABSENT),
+            time=at("time", _ABSENT),
+            timestamp=at("timestamp", _ABSENT),
+            timestamp_ms=at("timestamp_ms", _ABSENT),
+            c_ip=at("c_ip", _ABSENT),
+            c_port=at("c_port", _ABSENT),
+            method=at("method", _ABSENT),
+            path=at("path", _ABSENT),
+            query=at("query", _ABSENT),
+            domain=at("domain", _ABSENT),
+            status=at("status", _ABSENT),
+            user_agent=at("user_agent", _ABSENT),
+            ssl_protocol=at("ssl_protocol", _ABSENT),
+            ssl_cipher=at("ssl_cipher", _ABSENT),
+            protocol_version=at("protocol_version", _ABSENT),
+            forwarded_for=at("forwarded_for", _ABSENT),
+        )
+
+
+LEGACY_LAYOUT = Layout.of(LEGACY_FIELDS)
+
+
+def _decode(value: str) -> str:
+    """A cell as logged, URL-decoded. Most escapes are spaces: replacing those is a C loop,
+    and only a cell with other escapes pays for the general decoder."""
+    if "%" not in value:
+        return value
+    spaced = value.replace("%20", " ")
+    return spaced if "%" not in spaced else unquote(value)
+
+
+def _epoch(value: str, per_second: int, field: str) -> str:
+    """Epoch seconds (with a fraction) or milliseconds -> ISO 8601 with milliseconds."""
+    try:
+        ms = round(float(value) * (1000 // per_second))
+        when = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+    except (ValueError, OverflowError, OSError):
+        raise ParseError(f"{field}: expected an epoch time, got {value[:40]!r}") from None
+    if not 1 <= when.year <= 9999:
+        raise ParseError(f"{field}: time out of range: {value[:40]!r}")
+    return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _timestamp(c: list[str], lay: Layout) -> str:
+    value = c[lay.timestamp_ms]
+    if value != "-":
+        return _epoch(value, 1000, "timestamp(ms)")
+    value = c[lay.timestamp]
+    if value != "-":
+        return _epoch(value, 1, "timestamp")
+    date, clock = c[lay.date], c[lay.time]
+    if date == "-" or clock == "-":
+        raise ParseError("no date and time (nor timestamp): a record needs a time")
+    ts = f"{date}T{clock}"
+    if _TIMESTAMP.fullmatch(ts) is None:
+        raise ParseError(f"date/time: expected YYYY-MM-DD and HH:MM:SS, got {ts[:40]!r}")
+    return ts + "Z"
+
+
+def _build(c: list[str], lay: Layout) -> Source:
+    """The document of one record split into cells `c` (consumed: padded with "-")."""
+    n = len(c)
+    tail = None
+    if n > lay.width:
+        extra = c[lay.width :]
+        if any(extra):  # a trailing tab is an empty cell, not data
+            tail = "\t".join(extra).rstrip("\t")
+    elif n < lay.width:  # an older or truncated record: the missing fields are absent
+        c.extend(["-"] * (lay.width - n))
+    c.append("-")  # absent fields point at index -1, so they read as the null marker
+
+    ts = _timestamp(c, lay)
+    aws: Source = {}
+    event: Source = {"dataset": "aws.cloudfront", "kind": "event"}
+    doc: Source = {"@timestamp": ts, "event": event, "aws": {"cloudfront": aws}}
+
+    value = c[lay.c_ip]
+    if value != "-":
+        if value.strip(_IP_CHARS) or not (":" in value or "." in value):
+            raise ParseError(f"c-ip: expected an IP address, got {value[:60]!r}")
+        doc["source"] = {"ip": value}
+    value = c[lay.c_port]
+    if value != "-":
+        port = int(value) if len(value) <= 5 and value.isascii() and value.isdigit() else -1
+        if not 0 <= port <= 65535:
+            raise ParseError(f"c-port: expected a port number, got {value[:40]!r}")
+        if "source" in doc:
+            doc["source"]["port"] = port
+        else:
+            doc["source"] = {"port": port}
+
+    http: Source = {}
+    value = c[lay.method]
+    if value != "-":
+        http["request"] = {"method": value}
+    value = c[lay.status]
+    if value == "000":
+        # The viewer closed the connection before CloudFront answered: there is no HTTP status
+        # to record. A 0 would count as a status in aggregations and ranges, so the code stays
+        # absent and the fact is a flag of its own (queried next to 5xx as failed requests).
+        aws["client_closed"] = True
+        event["outcome"] = "unknown"
+    elif value != "-":
+        if len(value) != 3 or not (value.isascii() and value.isdigit()):
+            raise ParseError(f"sc-status: expected a 3-digit status, got {value[:40]!r}")
+        status = int(value)
+        http["response"] = {"status_code": status}
+        event["outcome"] = "success" if status < 400 else "failure"
+    value = c[lay.protocol_version]
+    if value != "-":
+        http["version"] = value[5:] if value.startswith("HTTP/") else value
+    if http:
+        doc["http"] = http
+
+    url: Source = {}
+    value = c[lay.path]
+    if value != "-":
+        url["path"] = _decode(value) if "%" in value else value
+    value = c[lay.query]
+    if value != "-":
+        url["query"] = _decode(value) if "%" in value else value
+    value = c[lay.domain]
+    if value != "-":
+        url["domain"] = _decode(value) if "%" in value else value
+    if url:
+        doc["url"] = url
+
+    value = c[lay.user_agent]
+    if value != "-":
+        agent = _decode(value)
+        # Some years' logs encoded the user agent twice (a space logged as %2520): "%25" in
+        # the raw value then means the once-decoded text still holds escapes. Decoding again
+        # restores the agent; a genuine "%" in a user agent is rarer than that old encoding.
+        if "%25" in value:
+            agent = unquote(agent)
+        doc["user_agent"] = {"original": agent}
+
+    tls: Source = {}
+    value = c[lay.ssl_protocol]
+    if value != "-":
+        aws["ssl_protocol"] = value
+        version = _TLS_VERSIONS.get(value) or tls_version(value)
+        if version is not None:
+            tls["version"] = version
+            tls["version_protocol"] = "tls"
+    value = c[lay.ssl_cipher]
+    if value != "-":
+        aws["ssl_cipher"] = tls["cipher"] = value
+    if tls:
+        doc["tls"] = tls
+    value = c[lay.forwarded_for]
+    if value != "-":
+        aws["forwarded_for"] = [ip.strip() for ip in _decode(value).split(",") if ip.strip()]
+
+    aws.update(
+        {
+            key: _decode(value) if "%" in value else value
+            for i, key in lay.texts
+            if (value := c[i]) != "-"
+        }
+    )
+    key = ""
+    try:
+        for i, key in lay.longs:
+            value = c[i]
+            if value != "-":
+                if len(value) > 18:
+                    raise ValueError
+                aws[key] = int(value)
+        for i, key in lay.floats:
+            value = c[i]
+            if value != "-":
+                aws[key] = float(value)
+    except ValueError:
+        raise ParseError(f"{key}: expected a number, got {value[:40]!r}") from None
+    if tail is not None:
+        aws["unparsed_tail"] = tail
+    return doc
+
+
+def _json_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value or "-"
+    return str(value)
+
+
+class _Parser:
+    """The state of one object: the layout of its `#Fields` header and its delimiter."""
+
+    def __init__(self) -> None:
+        self.layout = LEGACY_LAYOUT
+        self.delimiter: str | None = "\t"
+        self.layouts: dict[tuple[str, ...], Layout] = {}
+
+    def header(self, line: str) -> None:
+        """A `#` line: `#Fields:` sets the layout, the others (`#Version:`) say nothing."""
+        if line.startswith("#Fields:"):
+            names = tuple(line[8:].split())
+            if names:
+                self.layout = self._layout(names)
+                self.delimiter = None  # guessed from the next record
+
+    def _layout(self, names: tuple[str, ...]) -> Layout:
+        layout = self.layouts.get(names)
+        if layout is None:
+            layout = self.layouts[names] = Layout.of(names)
+        return layout
+
+    def record(self, line: str) -> Source:
+        if line[:1] == "{":
+            return self._json(line)
+        delimiter = self.delimiter
+        if delimiter is None:
+            delimiter = self.delimiter = self._guess_delimiter(line)
+        return _build(line.split(delimiter), self.layout)
+
+    def _guess_delimiter(self, line: str) -> str:
+        if "\t" in line:  # CloudFront encodes a tab inside a value, so tabs only delimit
+            return "\t"
+        width = self.layout.width
+        for delimiter in _DELIMITERS:
+            if line.count(delimiter) + 1 == width:
+                return delimiter
+        return " "
+
+    def _json(self, line: str) -> Source:
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"invalid JSON: {exc}") from None
+        if not isinstance(data, dict) or not data:
+            raise ParseError("expected a JSON object of CloudFront fields")
+        layout = self._layout(tuple(str(key) for key in data))
+        return _build([_json_value(value) for value in data.values()], layout)
+
+
+def parse_record(line: str, fields: str | None = None) -> Source:
+    """One record as a document, in the layout of a `#Fields:` header (default: 33 fields)."""
+    parser = _Parser()
+    if fields is not None:
+        parser.header(fields)
+    return parser.record(line)
+
+
+class CloudFrontFormat(LogFormat):
+    name = "cloudfront"
+    index_source = "cloudfront"
+    # Legacy: <optional prefix><distribution id>.YYYY-MM-DD-HH.<unique id>.gz (no AWSLogs tree);
+    # v2: .../AWSLogs/<account>/CloudFront/... (Parquet matches too, then is refused).
+    key_pattern = re.compile(
+        r"(?<![A-Z0-9])E[A-Z0-9]{12,13}\.\d{4}-\d\d-\d\d-\d\d\.[^./]+\.gz$"
+        r"|(?:^|/)AWSLogs/(?:aws-account-id=)?\d{12}/CloudFront/"
+    )
+    mapping = {
+        "aws": obj(
+            cloudfront=obj(
+                client_closed=BOOLEAN,
+                ssl_protocol=KEYWORD,
+                ssl_cipher=KEYWORD,
+                forwarded_for=KEYWORD,
+                unparsed_tail=KEYWORD,
+                **{key: kind for key, kind in _AWS_FIELDS.values()},
+            )
+        )
+    }
+
+    def matches_content(self, first_line: str) -> bool:
+        if first_line.startswith("#Version:"):
+            return True
+        if first_line.startswith("#Fields:"):
+            return "x-edge-" in first_line or "cs-uri-stem" in first_line
+        if first_line[:1] == "{":
+            return '"x-edge-' in first_line or '"cs-uri-stem"' in first_line
+        # A headerless legacy record: date, time, edge location, ... tab-separated.
+        cells = first_line.split("\t", 3)
+        return (
+            len(cells) == 4
+            and first_line.count("\t") >= 20
+            and _TIMESTAMP.fullmatch(f"{cells[0]}T{cells[1]}") is not None
+        )
+
+    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
+        parser = _Parser()
+        record = parser.record
+        keep_original = ctx.keep_original
+        for lineno, line in lines:
+            if line[:1] == "#":
+                parser.header(line)
+                continue
+            try:
+                source = record(line)
+            except ParseError as exc:
+                yield Rejection(lineno, str(exc), line)
+                continue
+            except Exception as exc:  # a parser bug must cost one line, not the object
+                yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
+                continue
+            if keep_original:
+                source["event"]["original"] = line
+            yield Document(source, lineno)
+
+    def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
+        if ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1"):
+            raise UnsupportedObject(
+                f"CloudFront logs in Parquet are not supported: {ctx.ref.uri}"
+                " (choose the json, w3c or plain output format)"
+            )
+        return self.parse(reader, ctx)
+
+
+FORMAT = CloudFrontFormat()

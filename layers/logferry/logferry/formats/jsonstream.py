@@ -1,0 +1,289 @@
+"""JSON values out of log text: one line (WAF), or a byte stream of any size (CloudTrail).
+
+Two hazards shape these helpers besides size:
+- What `json` decodes is not always what `orjson.dumps` (the sink) can write back: lone UTF-16
+  surrogates (`"\\ud800"`), integers beyond 64 bits, nesting deeper than orjson's limit. Values
+  are made safe here (surrogates replaced, huge integers read as floats, as orjson itself reads
+  them), or the entry is rejected, so a hostile entry never stops an object mid-way.
+- OpenSearch `flat_object` fields index every leaf as one term together with its path, and a
+  term longer than 32766 UTF-8 bytes fails the whole document: long leaves are cut (and the
+  document says which) by `flat_object_value`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ..model import ParseError
+from ..reader import ObjectProblem
+
+# How much of a rejected entry is kept in the rejection (the dead letter), in characters.
+KEPT_RAW = 4096
+# Decode at most this many bytes at a time: the text buffer stays small even when the reader
+# hands over multi-megabyte chunks.
+DECODE_SLICE = 1 << 18
+# A flat_object leaf is indexed as "path=value"; Lucene refuses terms over 32766 bytes.
+FLAT_LEAF_MAX_BYTES = 16384
+# A JSON text this short cannot hold a leaf over FLAT_LEAF_MAX_BYTES (4 UTF-8 bytes a character
+# at most, and escapes only shrink when decoded), so it needs no walk.
+_FLAT_SAFE_CHARS = FLAT_LEAF_MAX_BYTES // 4
+# orjson.dumps refuses nesting past ~255 levels; below this many brackets it cannot happen.
+_DEPTH_SAFE_BRACKETS = 200
+
+_WS = re.compile(r"[ \t\r\n]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _parse_int(text: str) -> int | float:
+    # orjson reads integers beyond 64 bits as floats and cannot write them as ints: do the same.
+    # (A short digit string is always in range; int() also refuses over 4300 digits.)
+    if len(text) < 19:
+        return int(text)
+    value = int(text) if len(text) < 4000 else None
+    if value is not None and -(2**63) <= value < 2**64:
+        return value
+    return float(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+_scan = _DECODER.raw_decode
+
+
+def _without_lone_surrogates(value: Any, text: str) -> Any:
+    """The value, with any lone UTF-16 surrogate (from a `\\udXXX` escape) replaced by U+FFFD."""
+    if "\\ud" not in text and "\\uD" not in text:
+        return value
+    try:
+        orjson.dumps(value)  # proper surrogate pairs decode to one character: nothing to do
+        return value
+    except orjson.JSONEncodeError:
+        pass
+    return _DECODER.decode(_SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False)))
+
+
+def _decode_error(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    return getattr(exc, "msg", None) or str(exc)
+
+
+def json_values(line: str) -> Iterator[tuple[Any, str]]:
+    """Each JSON value on a line with its text: one, or several written back to back (`}{`).
+
+    Raises ParseError at the first text that is not JSON; values before it were yielded.
+    """
+    try:
+        value = orjson.loads(line)  # the common case: exactly one value, decoded fast
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        yield value, line
+        return
+    end = len(line)
+    pos = _WS.match(line).end()  # type: ignore[union-attr]
+    if pos == end:
+        raise ParseError("no JSON value on the line (whitespace only)")
+    while pos < end:
+        try:
+            value, stop = _scan(line, pos)
+        except (ValueError, RecursionError) as exc:
+            at = getattr(exc, "pos", pos)
+            raise ParseError(f"invalid JSON at column {at + 1}: {_decode_error(exc)}") from None
+        text = line[pos:stop]
+        yield _without_lone_surrogates(value, text), text
+        pos = _WS.match(line, stop).end()  # type: ignore[union-attr]
+
+
+def check_serialisable(source: dict[str, Any], text: str) -> None:
+    """Raise ParseError if the sink could not serialise the document (absurdly deep input)."""
+    if len(text) <= 2 * _DEPTH_SAFE_BRACKETS or (
+        text.count("{") + text.count("[") <= _DEPTH_SAFE_BRACKETS
+    ):
+        return
+    try:
+        orjson.dumps(source)
+    except orjson.JSONEncodeError as exc:
+        raise ParseError(f"entry cannot be indexed: {exc}") from None
+
+
+# The OpenSearch field type for free-form JSON (one field, any shape, dotted-path queries).
+FLAT: dict[str, Any] = {"type": "flat_object"}
+
+
+def pick(source: dict[str, Any], table: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Keyword fields by a (source key, our name) table: non-empty strings as they are,
+    numbers as text, nothing else (an object in a keyword field would fail the document).
+    One loop per group of fields rather than a call per field."""
+    out: dict[str, Any] = {}
+    for key, name in table:
+        if key in source:
+            value = source[key]
+            if type(value) is str:
+                if value:
+                    out[name] = value
+            elif type(value) is int or type(value) is float:
+                out[name] = str(value)
+    return out
+
+
+def _cap_leaves(value: Any, path: str, cut: list[str]) -> Any:
+    if isinstance(value, str):
+        if len(value) > _FLAT_SAFE_CHARS:
+            data = value.encode()
+            if len(data) > FLAT_LEAF_MAX_BYTES:
+                cut.append(path)
+                return data[:FLAT_LEAF_MAX_BYTES].decode("utf-8", "ignore")
+        return value
+    if isinstance(value, dict):
+        return {k: _cap_leaves(v, f"{path}.{k}", cut) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cap_leaves(v, path, cut) for v in value]
+    return value
+
+
+def flat_object_value(value: Any, name: str, text: str, cut: list[str]) -> Any:
+    """A value fit for a `flat_object` field, or None for null / nothing.
+
+    flat_object takes an object or an array of objects; anything else (a bare string, a list
+    of strings) is wrapped as {"value": ...}. `text` is the entry's JSON text: when it is short
+    no leaf can be too long and the walk is skipped; otherwise over-long leaves are cut and
+    their paths (under `name`) appended to `cut`.
+    """
+    if value is None or value == [] or value == {}:
+        return None
+    if not isinstance(value, dict) and not (
+        isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    ):
+        value = {"value": value}
+    if len(text) > _FLAT_SAFE_CHARS:
+        value = _cap_leaves(value, name, cut)
+    return value
+
+
+class JsonStream:
+    """JSON text decoded from byte chunks, read value by value with a bounded buffer.
+
+    Only the text of the value being decoded (and the chunk it ends in) is held: consumed text
+    is dropped on every refill. A value that does not decode is retried after reading at least
+    as much text again, so a large value costs linear work; past `max_value_chars` it is given
+    up. `line` is the physical line (1-based) at the read position. A damaged object
+    (ObjectProblem from the reader) ends the stream and is kept in `problem`.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], max_value_chars: int) -> None:
+        self._chunks = chunks
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._bytes = memoryview(b"")
+        self._started = False
+        self.max_value_chars = max_value_chars
+        self.buf = ""
+        self.pos = 0
+        self.line = 1
+        self.eof = False
+        self.ends_with_newline = False
+        self.problem: str | None = None
+
+    # -- text ------------------------------------------------------------------------------
+
+    def _next_text(self) -> str | None:
+        """The next piece of decoded text ("" is possible), or None at the end."""
+        while not self._bytes:
+            try:
+                chunk = next(self._chunks, None)
+            except ObjectProblem as exc:
+                self.problem = str(exc)
+                chunk = None
+            if chunk is None:
+                self.eof = True
+                return self._decoder.decode(b"", final=True) or None
+            self._bytes = memoryview(chunk)
+        piece, self._bytes = self._bytes[:DECODE_SLICE], self._bytes[DECODE_SLICE:]
+        return self._decoder.decode(piece)
+
+    def fill(self) -> bool:
+        """Append more text, dropping what was consumed. False when there is no more."""
+        if self.eof:
+            return False
+        text = self._next_text()
+        if text is None:
+            return False
+        if not self._started and text:
+            self._started = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if text:
+            self.ends_with_newline = text[-1] == "\n"
+        self.buf = self.buf[self.pos :] + text
+        self.pos = 0
+        return True
+
+    def advance(self, to: int) -> None:
+        self.line += self.buf.count("\n", self.pos, to)
+        self.pos = to
+
+    def peek(self) -> str:
+        """The next non-whitespace character ("" at the end); the whitespace is consumed."""
+        while True:
+            at = _WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            self.advance(at)
+            if at < len(self.buf):
+                return self.buf[at]
+            if not self.fill():
+                return ""
+
+    def match(self, pattern: re.Pattern[str], lookahead: int = 256) -> bool:
+        """Consume `pattern` if the text at the read position starts with it."""
+        while len(self.buf) - self.pos < lookahead and self.fill():
+            pass
+        found = pattern.match(self.buf, self.pos)
+        if found is None:
+            return False
+        self.advance(found.end())
+        return True
+
+    def rest(self, limit: int = KEPT_RAW) -> str:
+        """Up to `limit` characters from the read position, for a rejection."""
+        while len(self.buf) - self.pos < limit and self.fill():
+            pass
+        return self.buf[self.pos : self.pos + limit]
+
+    # -- values ----------------------------------------------------------------------------
+
+    def value(self) -> tuple[Any, str]:
+        """Decode the JSON value at the read position: (value, its text).
+
+        Raises ParseError when it is not JSON (or longer than max_value_chars); the stream
+        cannot continue after that, since the end of the value is unknown.
+        """
+        while True:
+            buf, start = self.buf, self.pos
+            try:
+                value, end = _scan(buf, start)
+            except RecursionError:
+                raise ParseError("JSON nested too deeply") from None
+            except ValueError as exc:
+                pending = len(buf) - start
+                if self.eof:
+                    at = self.line + buf.count("\n", start, getattr(exc, "pos", start))
+                    raise ParseError(f"invalid JSON at line {at}: {_decode_error(exc)}") from None
+                if pending > self.max_value_chars:
+                    raise ParseError(
+                        f"no complete JSON value within {self.max_value_chars} characters"
+                        " (an entry too large, or invalid JSON)"
+                    ) from None
+                # Possibly incomplete: read at least as much again before retrying.
+                while len(self.buf) - self.pos <= 2 * pending and self.fill():
+                    pass
+                continue
+            if end == len(buf) and not self.eof and buf[end - 1] not in '}]"':
+                self.fill()  # a number or literal may go on in the next chunk
+                continue
+            self.advance(end)
+            text = buf[start:end]
+            return _without_lone_surrogates(value, text), text
