@@ -1,0 +1,973 @@
+"""The deployment: template.yaml translated and wired as the pipeline needs, the linters and
+`sam build` clean, and the setup custom resource answering CloudFormation.
+
+The wiring tests translate the template with the SAM translator (no network: the managed
+policy loader is a stub) and resolve the intrinsic functions for given parameter values, so
+they check what CloudFormation would create, not the template's spelling.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+TEMPLATE = ROOT / "template.yaml"
+VENV_BIN = ROOT / ".venv" / "bin"
+# checkov pins boto3==1.35.49, aws-sam-cli pins boto3==1.43.108: they cannot share a virtualenv,
+# so checkov gets its own inside .venv (ignored by git, removed by `make clean`).
+CHECKOV_VERSION = "3.3.30"
+CHECKOV_VENV = ROOT / ".venv" / "checkov"
+
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "logferry",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+# -- translation and a small resolver of intrinsic functions -----------------------------
+
+
+class _Absent:
+    """AWS::NoValue: the property or list item disappears."""
+
+
+NO_VALUE = _Absent()
+
+
+def load_template() -> dict[str, Any]:
+    from samcli.yamlhelper import yaml_parse  # type: ignore[import-untyped]
+
+    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return template
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(params: dict[str, str] | None = None) -> dict[str, Any]:
+    """The CloudFormation template SAM makes of ours (local code URIs stand in as S3 URIs)."""
+    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+
+    template = load_template()
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in properties:
+                properties[key] = f"s3://artifacts/{properties[key].strip('/')}.zip"
+    result: dict[str, Any] = transform(template, dict(params or {}), _NoManagedPolicies())
+    return result
+
+
+class Stack:
+    """The resources of a translated template as CloudFormation would see them for `params`."""
+
+    def __init__(self, params: dict[str, str] | None = None, **pseudo: str) -> None:
+        self.template = translate(params)
+        self.pseudo = {**PSEUDO, **{f"AWS::{k}": v for k, v in pseudo.items()}}
+        self.params: dict[str, Any] = {}
+        for name, spec in self.template["Parameters"].items():
+            value = (params or {}).get(name, str(spec.get("Default", "")))
+            self.params[name] = value.split(",") if spec["Type"] == "CommaDelimitedList" else value
+        self._conditions: dict[str, bool] = {}
+
+    # conditions
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = self._test(self.template["Conditions"][name])
+        return self._conditions[name]
+
+    def _test(self, node: Any) -> bool:
+        (fn, args), *_ = node.items()
+        if fn == "Condition":
+            return self.condition(args)
+        if fn == "Fn::Equals":
+            left, right = (self.resolve(arg) for arg in args)
+            return bool(left == right)
+        if fn == "Fn::Not":
+            return not self._test(args[0])
+        if fn == "Fn::And":
+            return all(self._test(arg) for arg in args)
+        if fn == "Fn::Or":
+            return any(self._test(arg) for arg in args)
+        raise AssertionError(f"condition function {fn} not handled")
+
+    # values
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.resolve(item) for item in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (fn, args), *_ = node.items()
+            handler = getattr(self, "_" + fn.replace("::", "_"), None)
+            if handler is not None:
+                return handler(args)
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not NO_VALUE}
+
+    def _Ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.params:
+            return self.params[name]
+        assert name in self.template["Resources"], f"Ref to unknown {name}"
+        return f"<{name}>"
+
+    def _Fn_GetAtt(self, args: Any) -> str:
+        name, attribute = args if isinstance(args, list) else args.split(".", 1)
+        assert name in self.template["Resources"], f"GetAtt of unknown {name}"
+        return f"<{name}.{attribute}>"
+
+    def _Fn_Sub(self, args: Any) -> str:
+        text, variables = (args, {}) if isinstance(args, str) else args
+        values = {key: self.resolve(value) for key, value in variables.items()}
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in values:
+                return str(values[name])
+            if "." in name and name.split(".")[0] in self.template["Resources"]:
+                return self._Fn_GetAtt(name)
+            return str(self._Ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", substitute, text)
+
+    def _Fn_Join(self, args: list[Any]) -> str:
+        delimiter, items = args
+        return str(delimiter).join(str(item) for item in self.resolve(items))
+
+    def _Fn_Split(self, args: list[Any]) -> list[str]:
+        delimiter, text = args
+        return str(self.resolve(text)).split(delimiter)
+
+    def _Fn_Select(self, args: list[Any]) -> Any:
+        index, items = args
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _Fn_If(self, args: list[Any]) -> Any:
+        name, when_true, when_false = args
+        return self.resolve(when_true if self.condition(name) else when_false)
+
+    def _Fn_FindInMap(self, args: list[Any]) -> Any:
+        mapping, first, second = (self.resolve(arg) for arg in args)
+        return self.template["Mappings"][mapping][first][second]
+
+    # resources
+    def resources(self, type_: str | None = None) -> dict[str, dict[str, Any]]:
+        """Resolved resources CloudFormation would create (their conditions hold)."""
+        chosen = {}
+        for name, resource in self.template["Resources"].items():
+            if type_ and resource["Type"] != type_:
+                continue
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue
+            chosen[name] = self.resolve(copy.deepcopy(resource))
+        return chosen
+
+    def resource(self, name: str) -> dict[str, Any]:
+        return self.resources()[name]
+
+    def statements(self, role: str) -> list[dict[str, Any]]:
+        return [
+            statement
+            for policy in self.resource(role)["Properties"]["Policies"]
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+
+    def resources_allowed(self, role: str, action: str) -> set[str]:
+        allowed: set[str] = set()
+        for statement in self.statements(role):
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            if statement["Effect"] == "Allow" and action in actions:
+                found = statement["Resource"]
+                allowed.update(found if isinstance(found, list) else [found])
+        return allowed
+
+
+SOURCES = {"ExistingLogBuckets": "elb-logs,trail-logs", "NewLogBucketName": "new-logs"}
+# Continuations of objects too big for one invocation spill their rest here (and read it back).
+WORK_PARTS = "<DeadLetterBucket.Arn>/logferry-work/*"
+
+
+@pytest.fixture(autouse=True)
+def _region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+# -- wiring -------------------------------------------------------------------------------
+
+
+def test_every_queue_redrives_to_a_dead_letter_queue_kept_14_days() -> None:
+    stack = Stack(SOURCES)
+    queues = stack.resources("AWS::SQS::Queue")
+    targets = {
+        queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+        for queue in queues.values()
+        if "RedrivePolicy" in queue["Properties"]
+    }
+    fed = {name for name, queue in queues.items() if "RedrivePolicy" in queue["Properties"]}
+    dead_letter_queues = {name for name in queues if f"<{name}.Arn>" in targets}
+    assert fed and dead_letter_queues
+    assert fed | dead_letter_queues == set(queues), "a queue neither redrives nor is a DLQ"
+    for name in dead_letter_queues:
+        assert queues[name]["Properties"]["MessageRetentionPeriod"] == 1209600
+    for name in fed:
+        redrive = queues[name]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == "5"
+    assert (
+        Stack({**SOURCES, "MaxReceiveCount": "3"}).resource("IngestQueue")["Properties"][
+            "RedrivePolicy"
+        ]["maxReceiveCount"]
+        == "3"
+    )
+
+
+def test_queues_and_topic_are_encrypted_with_the_stack_key() -> None:
+    stack = Stack(SOURCES)
+    for queue in stack.resources("AWS::SQS::Queue").values():
+        assert queue["Properties"]["KmsMasterKeyId"] == "<Key>"
+    assert stack.resource("AlarmTopic")["Properties"]["KmsMasterKeyId"] == "<Key>"
+    services: dict[str, set[str]] = {}
+    for statement in stack.resource("Key")["Properties"]["KeyPolicy"]["Statement"]:
+        named = statement["Principal"].get("Service", [])
+        for service in [named] if isinstance(named, str) else named:
+            actions = statement["Action"]
+            services.setdefault(service, set()).update(
+                [actions] if isinstance(actions, str) else actions
+            )
+    # S3 notifications, EventBridge rules and alarms can use the key of the queues and topic
+    for service in ("s3.amazonaws.com", "events.amazonaws.com", "cloudwatch.amazonaws.com"):
+        assert "kms:Decrypt" in services[service]
+        assert services[service] & {"kms:GenerateDataKey", "kms:GenerateDataKey*"}
+
+
+def test_event_source_reports_batch_item_failures_with_bounded_concurrency() -> None:
+    [mapping] = Stack(SOURCES).resources("AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["EventSourceArn"] == "<IngestQueue.Arn>"
+    assert properties["ScalingConfig"]["MaximumConcurrency"] == "5"
+    assert int(load_template()["Parameters"]["MaximumConcurrency"]["MinValue"]) >= 2
+    overridden = Stack({**SOURCES, "MaximumConcurrency": "12", "BatchSize": "4"})
+    [mapping] = overridden.resources("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == "12"
+    assert mapping["Properties"]["BatchSize"] == "4"
+
+
+@pytest.mark.parametrize(
+    "timeout", load_template()["Parameters"]["FunctionTimeout"]["AllowedValues"]
+)
+def test_visibility_timeout_outlasts_six_function_timeouts(timeout: str) -> None:
+    stack = Stack({**SOURCES, "FunctionTimeout": timeout})
+    function = stack.resource("IngestFunction")["Properties"]
+    queue = stack.resource("IngestQueue")["Properties"]
+    assert function["Timeout"] == timeout
+    assert int(queue["VisibilityTimeout"]) >= 6 * int(timeout)
+    # and the longest batch window on top, so a batch still waiting is not redelivered
+    assert int(queue["VisibilityTimeout"]) >= 6 * int(timeout) + 300
+
+
+def test_ingest_reads_exactly_the_named_buckets() -> None:
+    stack = Stack(SOURCES)
+    assert stack.resources_allowed("IngestRole", "s3:GetObject") == {
+        "arn:aws:s3:::elb-logs/*",
+        "arn:aws:s3:::trail-logs/*",
+        "arn:aws:s3:::new-logs/*",
+        WORK_PARTS,
+    }
+    assert stack.resources_allowed("IngestRole", "s3:ListBucket") == {
+        "arn:aws:s3:::elb-logs",
+        "arn:aws:s3:::trail-logs",
+        "arn:aws:s3:::new-logs",
+    }
+    only_existing = Stack({"ExistingLogBuckets": "a-logs"})
+    assert only_existing.resources_allowed("IngestRole", "s3:GetObject") == {
+        "arn:aws:s3:::a-logs/*",
+        WORK_PARTS,
+    }
+    only_new = Stack({"NewLogBucketName": "new-logs"})
+    assert only_new.resources_allowed("IngestRole", "s3:GetObject") == {
+        "arn:aws:s3:::new-logs/*",
+        WORK_PARTS,
+    }
+    assert "ExistingBucketsRule" not in only_new.resources()
+
+
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_bucket_arns_follow_the_partition(partition: str) -> None:
+    stack = Stack(SOURCES, Partition=partition)
+    assert stack.resources_allowed("IngestRole", "s3:GetObject") - {WORK_PARTS} == {
+        f"arn:{partition}:s3:::elb-logs/*",
+        f"arn:{partition}:s3:::trail-logs/*",
+        f"arn:{partition}:s3:::new-logs/*",
+    }
+
+
+def test_ingest_writes_only_dead_letters_and_calls_only_the_domain() -> None:
+    stack = Stack(SOURCES)
+    assert stack.resources_allowed("IngestRole", "s3:PutObject") == {
+        "<DeadLetterBucket.Arn>/logferry-deadletter/*",
+        WORK_PARTS,
+    }
+    assert stack.resources_allowed("IngestRole", "sqs:SendMessage") == {"<IngestQueue.Arn>"}
+    assert stack.resources_allowed("IngestRole", "es:ESHttpPost") == {
+        "<Domain.Arn>",
+        "<Domain.Arn>/*",
+    }
+    actions = {
+        action
+        for statement in stack.statements("IngestRole")
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert not {a for a in actions if a.endswith("*")}, "no wildcard actions"
+    assert not {"es:ESHttpDelete", "es:ESHttpPut", "s3:DeleteObject"} & actions
+    existing = Stack(
+        {
+            **SOURCES,
+            "ExistingDomainEndpoint": "vpc-logs-x.eu-west-1.es.amazonaws.com",
+            "ExistingDomainName": "logs",
+        }
+    )
+    arn = "arn:aws:es:us-east-1:123456789012:domain/logs"
+    assert existing.resources_allowed("IngestRole", "es:ESHttpPost") == {arn, f"{arn}/*"}
+
+
+def test_queue_policy_admits_only_the_new_bucket_and_the_rule_of_this_account() -> None:
+    stack = Stack(SOURCES)
+    statements = stack.resource("IngestQueuePolicy")["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
+        '{"Service": "s3.amazonaws.com"}',
+        '{"Service": "events.amazonaws.com"}',
+    }
+    for statement in allows:
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert {s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in allows} == {
+        "arn:aws:s3:::new-logs",
+        "<ExistingBucketsRule.Arn>",
+    }
+    rule = stack.resource("ExistingBucketsRule")["Properties"]
+    assert rule["EventPattern"]["detail"]["bucket"]["name"] == ["elb-logs", "trail-logs"]
+    assert rule["EventPattern"]["detail-type"] == ["Object Created"]
+    assert rule["Targets"][0]["Arn"] == "<IngestQueue.Arn>"
+    # the queue must admit S3 before the bucket's notification configuration is set
+    template = stack.template["Resources"]
+    assert "IngestQueuePolicy" in template["LogBucket"]["DependsOn"]
+    notification = stack.resource("LogBucket")["Properties"]["NotificationConfiguration"]
+    assert notification["QueueConfigurations"][0]["Queue"] == "<IngestQueue.Arn>"
+
+
+def test_setup_resource_properties_change_when_the_settings_change() -> None:
+    def properties(params: dict[str, str]) -> dict[str, Any]:
+        [resource] = Stack({**SOURCES, **params}).resources("Custom::LogferrySetup").values()
+        found: dict[str, Any] = resource["Properties"]
+        return found
+
+    base = properties({})
+    assert base["ServiceToken"] == "<SetupFunction.Arn>"
+    assert base == properties({}), "properties must be stable when nothing changes"
+    for change in (
+        {"RetentionDays": "30"},
+        {"IndexPrefix": "weblogs"},
+        {
+            "ExistingDomainEndpoint": "search-x.us-east-1.es.amazonaws.com",
+            "ExistingDomainName": "x",
+        },
+        {"AlertExpectedSources": "nlb,alb=45"},
+    ):
+        assert properties(change) != base, f"{change} would not re-run setup"
+    # a new layer version (new formats, new mappings) re-runs it too
+    assert base["Code"].startswith("<LogferryLayer")
+    assert base["Settings"]["OPENSEARCH_URL"] == "https://<Domain.DomainEndpoint>"
+
+
+def test_ingest_starts_consuming_only_after_setup_applied_the_template() -> None:
+    resources = translate(SOURCES)["Resources"]
+    depends = resources["IngestFunction"].get("DependsOn", [])
+    assert "Setup" in ([depends] if isinstance(depends, str) else depends)
+    [mapping] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "IngestFunction"}
+    # and the setup does not wait for the ingest function (no cycle)
+    assert "IngestFunction" not in json.dumps(resources["Setup"])
+
+
+def test_functions_get_settings_but_no_secrets_from_the_environment() -> None:
+    stack = Stack({**SOURCES, "FormatPrefixes": "mail/=postfix"})
+    for name in ("IngestFunction", "SetupFunction"):
+        env = stack.resource(name)["Properties"]["Environment"]["Variables"]
+        assert env["LOGFERRY_FORMAT_PREFIXES"] == "mail/=postfix"
+        assert env["LOGFERRY_DEADLETTER_BUCKET"] == "<DeadLetterBucket>"
+        assert env["POWERTOOLS_SERVICE_NAME"] == "logferry"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Logferry"
+        assert env["LOGFERRY_QUEUE_URL"] == "<IngestQueue>"
+        assert not [key for key in env if re.search("PASSWORD|SECRET|TOKEN", key)]
+        assert "{{resolve:" not in json.dumps(env)
+    master = stack.resource("Domain")["Properties"]["AdvancedSecurityOptions"]["MasterUserOptions"]
+    assert master["MasterUserPassword"].startswith("{{resolve:secretsmanager:<MasterUserSecret>")
+
+
+def test_new_domain_is_encrypted_https_only_with_fine_grained_access() -> None:
+    domain = Stack(SOURCES).resource("Domain")
+    properties = domain["Properties"]
+    assert properties["EncryptionAtRestOptions"]["Enabled"] is True
+    assert properties["NodeToNodeEncryptionOptions"]["Enabled"] is True
+    assert properties["DomainEndpointOptions"]["EnforceHTTPS"] is True
+    assert properties["DomainEndpointOptions"]["TLSSecurityPolicy"].startswith("Policy-Min-TLS-1-2")
+    assert properties["AdvancedSecurityOptions"]["Enabled"] is True
+    assert properties["EBSOptions"]["VolumeType"] == "gp3"
+    assert domain["DeletionPolicy"] == "Retain"
+    assert "VPCOptions" not in properties
+
+
+def test_existing_domain_creates_no_domain_nor_secret() -> None:
+    stack = Stack(
+        {
+            **SOURCES,
+            "ExistingDomainEndpoint": "search-logs-x.us-east-1.es.amazonaws.com",
+            "ExistingDomainName": "logs",
+        }
+    )
+    names = set(stack.resources())
+    assert not {"Domain", "MasterUserSecret", "DomainLogGroup"} & names
+    env = stack.resource("IngestFunction")["Properties"]["Environment"]["Variables"]
+    assert env["OPENSEARCH_URL"] == "https://search-logs-x.us-east-1.es.amazonaws.com"
+    setup = stack.resource("Setup")["Properties"]
+    assert setup["MasterUserSecretArn"] == ""
+    outputs = stack.resolve(stack.template["Outputs"]["DashboardsUrl"]["Value"])
+    assert outputs == "https://search-logs-x.us-east-1.es.amazonaws.com/_dashboards"
+
+
+def test_vpc_parameters_place_the_functions_and_the_domain() -> None:
+    stack = Stack({**SOURCES, "SubnetIds": "subnet-a,subnet-b", "SecurityGroupIds": "sg-1"})
+    for name in ("IngestFunction", "SetupFunction"):
+        vpc = stack.resource(name)["Properties"]["VpcConfig"]
+        assert vpc == {"SubnetIds": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-1"]}
+    assert stack.resource("Domain")["Properties"]["VPCOptions"] == {
+        "SubnetIds": ["subnet-a"],
+        "SecurityGroupIds": ["sg-1"],
+    }
+    assert "VpcConfig" not in Stack(SOURCES).resource("IngestFunction")["Properties"]
+
+
+def test_alarms_watch_the_dead_letter_queue_errors_throttles_lag_and_failures() -> None:
+    stack = Stack({**SOURCES, "IngestLagThreshold": "600", "AlarmEmail": "oncall@example.com"})
+    alarms = {
+        (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]): alarm["Properties"]
+        for alarm in stack.resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("Logferry", "IngestLag"),
+        ("Logferry", "DocumentsFailed"),
+        ("Logferry", "DeadLetters"),
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == ["<AlarmTopic>"]
+    assert alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"] == [
+        {"Name": "QueueName", "Value": "<IngestDeadLetterQueue.QueueName>"}
+    ]
+    assert alarms[("Logferry", "IngestLag")]["Threshold"] == "600"
+    assert alarms[("Logferry", "IngestLag")]["Dimensions"] == [
+        {"Name": "service", "Value": "logferry"}
+    ]
+    assert (
+        stack.resource("AlarmEmailSubscription")["Properties"]["Endpoint"] == "oncall@example.com"
+    )
+    assert "AlarmEmailSubscription" not in Stack(SOURCES).resources()
+
+
+def test_alerts_role_is_assumed_by_opensearch_and_only_publishes_to_the_topic() -> None:
+    stack = Stack(SOURCES)
+    role = stack.resource("OpenSearchAlertsRole")["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "opensearchservice.amazonaws.com"}
+    assert stack.resources_allowed("OpenSearchAlertsRole", "sns:Publish") == {"<AlarmTopic>"}
+    assert "OpenSearchAlertsRoleArn" in stack.template["Outputs"]
+
+
+def test_every_checkov_suppression_carries_its_reason() -> None:
+    skips = [
+        (name, skip)
+        for name, resource in load_template()["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
+        assert len(skip.get("comment", "")) > 20, f"{name}: {skip['id']} has no reason"
+
+
+# -- linters and build (slow) -------------------------------------------------------------
+
+
+def tool_env() -> dict[str, str]:
+    """Offline: dummy credentials, a region, no telemetry; the venv's python3.12 first."""
+    return {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "SAM_CLI_TELEMETRY": "0",
+    }
+
+
+def run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.mark.slow
+def test_cfn_lint_is_clean() -> None:
+    result = run([str(VENV_BIN / "cfn-lint"), str(TEMPLATE)], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_sam_validate_lint_is_clean() -> None:
+    result = run(
+        [str(VENV_BIN / "sam"), "validate", "--lint", "--template-file", str(TEMPLATE)], 300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    """checkov in its own virtualenv, installed on first use at the pinned version."""
+    binary = CHECKOV_VENV / "bin" / "checkov"
+    if binary.exists():
+        version = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=120
+        )
+        if version.stdout.strip() == CHECKOV_VERSION:
+            return binary
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--clear", str(CHECKOV_VENV)], check=True, timeout=120
+    )
+    install = subprocess.run(
+        [str(CHECKOV_VENV / "bin" / "pip"), "install", "--quiet", f"checkov=={CHECKOV_VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert install.returncode == 0, f"installing checkov failed:\n{install.stderr[-3000:]}"
+    return binary
+
+
+@pytest.mark.slow
+def test_checkov_finds_no_failed_check(checkov: Path) -> None:
+    # --skip-download: no guideline fetch from the vendor's platform (no network here).
+    result = run(
+        [
+            str(checkov),
+            "-f",
+            str(TEMPLATE),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
+        timeout=600,
+    )
+    report = json.loads(result.stdout)
+    failed = [
+        f"{c['check_id']} {c['resource']}: {c['check_name']}"
+        for c in report["results"]["failed_checks"]
+    ]
+    assert failed == [], "\n".join(failed)
+    assert report["summary"]["passed"] > 40, "checkov checked (almost) nothing"
+    for check in report["results"]["skipped_checks"]:
+        assert check.get("check_result", {}).get("suppress_comment"), check["check_id"]
+
+
+def _elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    return int.from_bytes(header[18:20], "little")
+
+
+AARCH64 = 183  # ELF e_machine of arm64
+
+
+@pytest.mark.slow
+def test_sam_build_produces_the_function_and_layer_artifacts(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    result = run(
+        [
+            str(VENV_BIN / "sam"),
+            "build",
+            "--template-file",
+            str(TEMPLATE),
+            "--build-dir",
+            str(build),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layers = [path for path in build.iterdir() if path.name.startswith("LogferryLayer")]
+    assert len(layers) == 1
+    python = layers[0] / "python"
+    assert (python / "logferry" / "__init__.py").is_file()
+    assert (python / "logferry" / "formats" / "nlb.py").is_file()
+    assert (python / "opensearchpy").is_dir()
+    assert (python / "orjson").is_dir()
+    package = ROOT / "layers" / "logferry" / "logferry"
+    sources = [
+        path.relative_to(package)
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+    missing = [str(path) for path in sources if not (python / "logferry" / path).is_file()]
+    assert missing == [], "package files (code, content) left out of the layer"
+    for function in ("IngestFunction", "SetupFunction"):
+        assert (build / function / "app.py").is_file()
+    # the functions run on arm64: every native library must be built for it
+    libraries = list(python.rglob("*.so"))
+    assert libraries
+    wrong = [str(lib.relative_to(python)) for lib in libraries if _elf_machine(lib) != AARCH64]
+    assert wrong == []
+    assert "LogferryLayer" in (build / "template.yaml").read_text()
+
+
+# -- the setup custom resource ------------------------------------------------------------
+
+
+def load_setup_app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "logferry_setup_function", ROOT / "functions" / "setup" / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    """The attributes Powertools reads from a Lambda context, and a time budget."""
+
+    seconds_left: float = 120.0
+    function_name: str = "logferry-setup"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:logferry-setup"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds_left * 1000)
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    answers: list[dict[str, Any]]
+
+    def do_PUT(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.answers.append(
+            {
+                "path": self.path,
+                "content_type": self.headers.get("Content-Type"),
+                "body": json.loads(self.rfile.read(length)),
+            }
+        )
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A stand-in for CloudFormation's pre-signed S3 URL on 127.0.0.1, recording each PUT."""
+    answers: list[dict[str, Any]] = []
+    handler = type("Recorder", (_Recorder,), {"answers": answers})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/cfn-response?X-Amz-Signature=abc", answers
+    server.shutdown()
+    server.server_close()
+
+
+def cfn_event(
+    request_type: str, url: str, settings: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    event = {
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/logferry/1",
+        "RequestId": f"request-{uuid.uuid4()}",
+        "LogicalResourceId": "Setup",
+        "ResourceType": "Custom::LogferrySetup",
+        "ResourceProperties": {
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:setup",
+            "Settings": settings,
+            "MasterUserSecretArn": "",
+            "WriterRoleArn": "arn:aws:iam::123456789012:role/ingest",
+            "SetupRoleArn": "arn:aws:iam::123456789012:role/setup",
+        },
+    }
+    event.update(extra)
+    return event
+
+
+@pytest.fixture
+def setup_prefix(os_client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private index prefix; the template the handler creates for it is removed after."""
+    from logferry import setup
+
+    for name in ("LOGFERRY_SIGV4", "LOGFERRY_DASHBOARDS_URL", "OPENSEARCH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    prefix = f"cfn{uuid.uuid4().hex[:10]}"
+    yield prefix
+    os_client.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
+
+
+@pytest.mark.integration
+def test_setup_create_applies_the_template_and_answers_success(
+    opensearch_url: str, os_client: Any, setup_prefix: str, response_url: tuple[str, list[Any]]
+) -> None:
+    from logferry import setup
+
+    url, answers = response_url
+    app = load_setup_app()
+    settings = {"OPENSEARCH_URL": opensearch_url, "LOGFERRY_INDEX_PREFIX": setup_prefix}
+    event = cfn_event("Create", url, settings)
+    app.lambda_handler(event, FakeContext())
+
+    [answer] = answers
+    body = answer["body"]
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    assert answer["path"] == "/cfn-response?X-Amz-Signature=abc"
+    assert not answer["content_type"], "the pre-signed URL was signed without a content type"
+    assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (
+        event["StackId"],
+        event["RequestId"],
+        "Setup",
+    )
+    assert body["PhysicalResourceId"] == f"logferry-setup-{setup_prefix}"
+    assert f"index template {setup.template_name(setup_prefix)}" in body["Data"]["Steps"]
+    stored = os_client.indices.get_index_template(name=setup.template_name(setup_prefix))
+    [template] = stored["index_templates"]
+    assert template["index_template"]["index_patterns"] == [f"{setup_prefix}-*"]
+
+
+@pytest.mark.integration
+def test_setup_update_reapplies_and_delete_removes_nothing(
+    opensearch_url: str, os_client: Any, setup_prefix: str, response_url: tuple[str, list[Any]]
+) -> None:
+    from logferry import setup
+
+    url, answers = response_url
+    app = load_setup_app()
+    settings = {"OPENSEARCH_URL": opensearch_url, "LOGFERRY_INDEX_PREFIX": setup_prefix}
+    physical = f"logferry-setup-{setup_prefix}"
+    app.lambda_handler(cfn_event("Create", url, settings), FakeContext())
+    os_client.indices.delete_index_template(name=setup.template_name(setup_prefix))
+    update = cfn_event("Update", url, {**settings, "LOGFERRY_RETENTION_DAYS": "30"})
+    update["PhysicalResourceId"] = physical
+    app.lambda_handler(update, FakeContext())
+    assert answers[1]["body"]["Status"] == "SUCCESS"
+    assert answers[1]["body"]["PhysicalResourceId"] == physical
+    assert os_client.indices.exists_index_template(name=setup.template_name(setup_prefix))
+
+    delete = cfn_event("Delete", url, settings, PhysicalResourceId=physical)
+    app.lambda_handler(delete, FakeContext())
+    assert answers[2]["body"]["Status"] == "SUCCESS"
+    assert answers[2]["body"]["PhysicalResourceId"] == physical
+    assert os_client.indices.exists_index_template(name=setup.template_name(setup_prefix))
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.integration
+def test_setup_answers_failed_with_the_reason_when_opensearch_is_unreachable(
+    setup_prefix: str, response_url: tuple[str, list[Any]]
+) -> None:
+    url, answers = response_url
+    app = load_setup_app()
+    settings = {
+        "OPENSEARCH_URL": f"http://127.0.0.1:{_closed_port()}",
+        "LOGFERRY_INDEX_PREFIX": setup_prefix,
+    }
+    started = time.monotonic()
+    # 20 s left: too little to wait and try again, so it answers at once
+    app.lambda_handler(cfn_event("Create", url, settings), FakeContext(seconds_left=20))
+    assert time.monotonic() - started < 15
+    [answer] = answers
+    assert answer["body"]["Status"] == "FAILED"
+    assert "ConnectionError" in answer["body"]["Reason"]
+    assert answer["body"]["PhysicalResourceId"]
+
+
+@pytest.mark.integration
+def test_setup_retries_while_the_domain_does_not_answer_then_fails(
+    setup_prefix: str, response_url: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, answers = response_url
+    app = load_setup_app()
+    monkeypatch.setattr(app, "RETRY_DELAYS", (0.1, 0.1))
+    monkeypatch.setattr(app, "REQUEST_TIMEOUT", 1.0)
+    monkeypatch.setattr(app, "ANSWER_RESERVE", 1.0)
+    calls: list[str] = []
+    real_run = app.run_setup
+
+    def counting(*args: Any) -> list[str]:
+        calls.append("run")
+        return list(real_run(*args))
+
+    monkeypatch.setattr(app, "run_setup", counting)
+    settings = {
+        "OPENSEARCH_URL": f"http://127.0.0.1:{_closed_port()}",
+        "LOGFERRY_INDEX_PREFIX": setup_prefix,
+    }
+    app.lambda_handler(cfn_event("Create", url, settings), FakeContext(seconds_left=60))
+    assert len(calls) == 3
+    assert answers[0]["body"]["Status"] == "FAILED"
+
+
+@pytest.mark.integration
+def test_setup_answers_failed_on_an_unknown_request_type(
+    response_url: tuple[str, list[Any]],
+) -> None:
+    url, answers = response_url
+    load_setup_app().lambda_handler(cfn_event("Rename", url, {}), FakeContext())
+    assert answers[0]["body"]["Status"] == "FAILED"
+    assert "Rename" in answers[0]["body"]["Reason"]
+
+
+@pytest.mark.integration
+def test_setup_signs_in_with_the_master_user_secret_before_applying(
+    aws_env: None,
+    opensearch_url: str,
+    os_client: Any,
+    setup_prefix: str,
+    response_url: tuple[str, list[Any]],
+) -> None:
+    import boto3
+
+    from logferry import setup
+
+    url, answers = response_url
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="logferry-master", SecretString=json.dumps({"username": "admin", "password": "pw"})
+    )
+    event = cfn_event(
+        "Create", url, {"OPENSEARCH_URL": opensearch_url, "LOGFERRY_INDEX_PREFIX": setup_prefix}
+    )
+    event["ResourceProperties"]["MasterUserSecretArn"] = secret["ARN"]
+    load_setup_app().lambda_handler(event, FakeContext())
+    body = answers[0]["body"]
+    assert body["Status"] == "SUCCESS", body["Reason"]
+    # the local cluster has no security plugin: nothing to map, the rest is applied
+    assert "security plugin not installed" in body["Data"]["Steps"]
+    assert os_client.indices.exists_index_template(name=setup.template_name(setup_prefix))
+    assert "pw" not in json.dumps(body)
+
+
+@pytest.mark.integration
+def test_setup_fails_when_the_master_user_secret_cannot_be_read(
+    aws_env: None, opensearch_url: str, setup_prefix: str, response_url: tuple[str, list[Any]]
+) -> None:
+    url, answers = response_url
+    event = cfn_event(
+        "Create", url, {"OPENSEARCH_URL": opensearch_url, "LOGFERRY_INDEX_PREFIX": setup_prefix}
+    )
+    event["ResourceProperties"]["MasterUserSecretArn"] = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
+    )
+    load_setup_app().lambda_handler(event, FakeContext())
+    assert answers[0]["body"]["Status"] == "FAILED"
+    assert "ResourceNotFoundException" in answers[0]["body"]["Reason"]
+
+
+def test_writer_role_may_only_create_and_write_the_prefix_indices() -> None:
+    role = load_setup_app().writer_role("logs")
+    [permission] = role["index_permissions"]
+    assert permission["index_patterns"] == ["logs-*"]
+    allowed = set(permission["allowed_actions"]) | set(role["cluster_permissions"])
+    write_only = {
+        "create_index",
+        "indices:data/write/index",
+        "indices:data/write/bulk",
+        "indices:data/write/bulk*",
+        "indices:admin/mapping/put",
+    }
+    assert allowed <= write_only
+    assert {"create_index", "indices:data/write/bulk"} <= allowed
+
+
+def test_deploy_guide_lists_the_roles_the_setup_function_creates() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    app = load_setup_app()
+    role = app.writer_role("logs")
+    for action in [*role["cluster_permissions"], *role["index_permissions"][0]["allowed_actions"]]:
+        assert f"`{action}`" in guide, f"{action} missing from docs/deploy.md"
+    for name in (app.WRITER_ROLE, app.SETUP_ROLE):
+        assert f"`{name}`" in guide
+    # the guide promises role ARNs known before the first deployment
+    stack = Stack(SOURCES)
+    assert stack.resource("IngestRole")["Properties"]["RoleName"] == "logferry-ingest-us-east-1"
+    assert stack.resource("SetupRole")["Properties"]["RoleName"] == "logferry-setup-us-east-1"
+    assert "<stack>-ingest-<region>" in guide and "<stack>-setup-<region>" in guide
+
+
+def test_response_body_fits_cloudformation_4_kib_limit() -> None:
+    app = load_setup_app()
+    event = cfn_event("Create", "http://127.0.0.1/", {})
+    body = app.response_body(event, "SUCCESS", "r" * 5000, "id", {"Steps": "s" * 10000})
+    assert len(body) <= 4096
+    assert json.loads(body)["Status"] == "SUCCESS"
+
+
+def test_functions_ship_no_dependencies_of_their_own() -> None:
+    # The layer carries every dependency; a package listed here would be bundled twice.
+    for function in ("ingest", "setup"):
+        lines = (ROOT / "functions" / function / "requirements.txt").read_text().splitlines()
+        assert [line for line in lines if line.strip() and not line.startswith("#")] == []
