@@ -11,6 +11,33 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _named_numbers(spec: str, setting: str) -> tuple[tuple[str, float], ...]:
+    """Parse "name=1,other=0.5" (thresholds)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition("=")
+        problem = ValueError(f"{setting}: expected name=number, got {item!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise problem from None
+        if not name.strip():
+            raise problem
+        pairs.append((name.strip(), number))
+    return tuple(pairs)
+
+
+def _sources(spec: str, setting: str) -> tuple[tuple[str, int], ...]:
+    """Parse "nlb,alb=45": sources, each with optional minutes (0 = the source's default)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, minutes = item.partition("=")
+        if sep and not minutes.strip().isdigit():
+            raise ValueError(f"{setting}: expected source or source=minutes, got {item!r}")
+        pairs.append((name.strip(), int(minutes) if sep else 0))
+    return tuple(pairs)
+
+
 def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
     """Parse "prefix=format,prefix2=format2" into pairs, longest prefix first."""
     pairs = []
@@ -40,6 +67,18 @@ class Settings:
     bulk_max_docs: int = 5000
     retention_days: int = 90
     keep_original: bool = False
+    # OpenSearch Dashboards base URL (on AWS: https://<domain endpoint>/_dashboards); empty =
+    # saved objects are not imported.
+    dashboards_url: str = ""
+    # Where monitors notify: an SNS topic, published to by the Notifications plugin with this
+    # role. No topic = monitors without actions (alerts only show in Dashboards).
+    alert_sns_topic_arn: str = ""
+    alert_sns_role_arn: str = ""
+    # Overrides of logferry.monitors.DEFAULT_THRESHOLDS: "name=value,...".
+    alert_thresholds: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+    # Sources whose silence pages on-call: "nlb,alb=45" (minutes without documents; default:
+    # the source's delivery interval plus the silence margin).
+    alert_expected_sources: tuple[tuple[str, int], ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -57,4 +96,13 @@ class Settings:
             bulk_max_docs=_int(env, "LOGFERRY_BULK_MAX_DOCS", default.bulk_max_docs),
             retention_days=_int(env, "LOGFERRY_RETENTION_DAYS", default.retention_days),
             keep_original=env.get("LOGFERRY_KEEP_ORIGINAL", "").lower() in ("1", "true", "yes"),
+            dashboards_url=env.get("LOGFERRY_DASHBOARDS_URL", ""),
+            alert_sns_topic_arn=env.get("LOGFERRY_ALERT_SNS_TOPIC_ARN", ""),
+            alert_sns_role_arn=env.get("LOGFERRY_ALERT_SNS_ROLE_ARN", ""),
+            alert_thresholds=_named_numbers(
+                env.get("LOGFERRY_ALERT_THRESHOLDS", ""), "LOGFERRY_ALERT_THRESHOLDS"
+            ),
+            alert_expected_sources=_sources(
+                env.get("LOGFERRY_ALERT_EXPECTED_SOURCES", ""), "LOGFERRY_ALERT_EXPECTED_SOURCES"
+            ),
         )

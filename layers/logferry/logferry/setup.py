@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from . import dashboards, monitors
 from .config import Settings
 from .formats import index_properties
 
@@ -90,14 +91,18 @@ def apply(client: Any, settings: Settings) -> list[str]:
     prefix = settings.index_prefix
     client.indices.put_index_template(name=template_name(prefix), body=index_template(prefix))
     done.append(f"index template {template_name(prefix)} for {prefix}-*")
-    if ISM_PLUGIN not in installed_plugins(client):
+    plugins = installed_plugins(client)
+    if ISM_PLUGIN not in plugins:
         done.append(f"ISM plugin not installed: retention policy {policy_name(prefix)} not applied")
-        return done
-    done.append(
-        _apply_policy(
-            client, policy_name(prefix), retention_policy(prefix, settings.retention_days)
+    else:
+        done.append(
+            _apply_policy(
+                client, policy_name(prefix), retention_policy(prefix, settings.retention_days)
+            )
         )
-    )
+    # Monitors and saved objects note themselves when their plugin or endpoint is missing.
+    done.extend(monitors.apply(client, settings, plugins))
+    done.extend(dashboards.apply(settings))
     return done
 
 

@@ -1,0 +1,302 @@
+"""OpenSearch Dashboards saved objects for analysts, imported through the saved-objects API.
+
+The objects live in content/dashboards/*.ndjson, written for the index prefix `logs` (index
+pattern titles `logs-nlb-*`, ids `logferry-...`). For another prefix, titles of index patterns
+are rewritten to that prefix, ids get the prefix in front and other titles a ` [prefix]`
+suffix, so two deployments sharing one Dashboards do not overwrite each other.
+
+Importing uses `POST <dashboards>/api/saved_objects/_import?overwrite=true` (multipart, with
+the `osd-xsrf` header Dashboards demands), signed with SigV4 (service `es`) on AWS. Fixed ids
+plus overwrite make the import idempotent: re-running replaces the same objects.
+
+The second half of this module checks the objects against the index mapping (which fields each
+object names, and how it uses them), so a renamed field cannot silently empty a dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from . import content
+from .config import Settings
+
+CONTENT_PREFIX = "logs"
+IMPORT_PATH = "/api/saved_objects/_import?overwrite=true"
+
+
+class DashboardsError(RuntimeError):
+    """Dashboards refused the import (HTTP error or per-object errors)."""
+
+
+# -- objects ----------------------------------------------------------------------------
+
+
+def saved_objects(prefix: str = CONTENT_PREFIX) -> list[dict[str, Any]]:
+    """Every saved object, in file order (index patterns first), rendered for `prefix`."""
+    objects = []
+    for name, text in content.texts("dashboards", ".ndjson"):
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    objects.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"dashboards/{name}:{lineno}: {exc}") from None
+    if prefix == CONTENT_PREFIX:
+        return objects
+    return [_for_prefix(obj, prefix) for obj in objects]
+
+
+def _for_prefix(obj: dict[str, Any], prefix: str) -> dict[str, Any]:
+    obj = json.loads(json.dumps(obj))
+    obj["id"] = f"{prefix}-{obj['id']}"
+    for ref in obj.get("references", []):
+        ref["id"] = f"{prefix}-{ref['id']}"
+    attributes = obj["attributes"]
+    if obj["type"] == "index-pattern":
+        attributes["title"] = index_pattern_title(attributes["title"], prefix)
+    else:
+        attributes["title"] = f"{attributes['title']} [{prefix}]"
+    return obj
+
+
+def index_pattern_title(title: str, prefix: str) -> str:
+    """`logs-alb-*,-logs-alb-connection-*` for another prefix (each part, exclusions too)."""
+    parts = []
+    for part in title.split(","):
+        sign = "-" if part.startswith("-") else ""
+        name = part[len(sign) :]
+        if name.startswith(f"{CONTENT_PREFIX}-"):
+            name = f"{prefix}-{name[len(CONTENT_PREFIX) + 1 :]}"
+        parts.append(sign + name)
+    return ",".join(parts)
+
+
+def ndjson(objects: Iterable[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(obj, separators=(",", ":")).encode() + b"\n" for obj in objects)
+
+
+# -- import -----------------------------------------------------------------------------
+
+
+def multipart(payload: bytes, boundary: str, filename: str = "logferry.ndjson") -> bytes:
+    """A multipart/form-data body with one file field named `file` (what _import reads)."""
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/ndjson\r\n\r\n"
+    ).encode()
+    return head + payload + f"\r\n--{boundary}--\r\n".encode()
+
+
+def _needs_sigv4(host: str) -> bool:
+    # Same rule as the OpenSearch client: AWS endpoints, or forced for custom domain names.
+    return host.endswith(".amazonaws.com") or os.environ.get("LOGFERRY_SIGV4") == "1"
+
+
+def _sigv4_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise DashboardsError("SigV4 signing needs AWS credentials, and none were found")
+    region = os.environ.get("AWS_REGION") or session.region_name or "us-east-1"
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(credentials, "es", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def import_request(
+    dashboards_url: str, objects: Iterable[dict[str, Any]], boundary: str | None = None
+) -> urllib.request.Request:
+    """The HTTP request that imports `objects` (built apart from sending, to be inspected)."""
+    url = dashboards_url.rstrip("/") + IMPORT_PATH
+    boundary = boundary or f"logferry-{uuid.uuid4().hex}"
+    body = multipart(ndjson(objects), boundary)
+    headers = {
+        "osd-xsrf": "true",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    if _needs_sigv4(urlparse(url).hostname or ""):
+        headers = _sigv4_headers(url, body, headers)
+    return urllib.request.Request(url, data=body, headers=headers, method="POST")
+
+
+def import_objects(
+    dashboards_url: str, objects: list[dict[str, Any]], timeout: float = 60.0
+) -> int:
+    """Import `objects`; the number Dashboards reports imported. Raises DashboardsError."""
+    request = import_request(dashboards_url, objects)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:500].decode("utf-8", "replace")
+        raise DashboardsError(
+            f"Dashboards import at {request.full_url}: HTTP {exc.code}: {detail}"
+        ) from None
+    if not answer.get("success"):
+        errors = answer.get("errors") or []
+        summary = "; ".join(
+            f"{e.get('type')}/{e.get('id')}: {(e.get('error') or {}).get('type')}"
+            for e in errors[:10]
+        )
+        raise DashboardsError(
+            f"Dashboards import: {answer.get('successCount', 0)} of {len(objects)} objects"
+            f" imported; errors: {summary or answer}"
+        )
+    count: int = answer.get("successCount", len(objects))
+    return count
+
+
+def apply(settings: Settings) -> list[str]:
+    """Import the saved objects when a Dashboards URL is configured; one line per thing done."""
+    objects = saved_objects(settings.index_prefix)
+    if not settings.dashboards_url:
+        note = (
+            f"LOGFERRY_DASHBOARDS_URL not set: {len(objects)} Dashboards saved objects not imported"
+        )
+        return [note]
+    try:
+        count = import_objects(settings.dashboards_url, objects)
+    except urllib.error.URLError as exc:  # not an HTTP answer: nothing listens there
+        url = settings.dashboards_url
+        return [f"Dashboards not reachable at {url} ({exc.reason}): saved objects not imported"]
+    return [f"Dashboards: {count} saved objects imported into {settings.dashboards_url}"]
+
+
+# -- checks against the index mapping ---------------------------------------------------
+
+NUMERIC = frozenset(
+    ("long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float")
+)
+AGGREGATABLE = NUMERIC | {"keyword", "ip", "date", "boolean"}
+# How an object uses a field -> the mapping types that support that use.
+USAGE_TYPES: dict[str, frozenset[str] | None] = {
+    "terms": AGGREGATABLE,  # terms / composite aggregations, term(s) queries
+    "sort": AGGREGATABLE,
+    "date_histogram": frozenset(("date",)),
+    "histogram": NUMERIC,
+    "metric": NUMERIC | {"date"},  # sum, avg, min, max
+    "range": NUMERIC | {"date", "ip"},
+    "query": AGGREGATABLE | {"text"},  # a field:value clause of a query string
+    "column": None,  # shown in Discover: any mapped field
+}
+VIS_AGG_USAGE = {
+    "terms": "terms",
+    "significant_terms": "terms",
+    "date_histogram": "date_histogram",
+    "histogram": "histogram",
+    "sum": "metric",
+    "avg": "metric",
+    "min": "metric",
+    "max": "metric",
+    "cardinality": "terms",
+}
+
+
+@dataclass(frozen=True)
+class FieldUse:
+    where: str  # object id (or monitor name)
+    field: str
+    usage: str  # a key of USAGE_TYPES
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_FIELD_CLAUSE = re.compile(r"(?:^|[\s(])[+-]?([A-Za-z@_][\w.@]*):")
+
+
+def query_string_fields(query: str) -> list[str]:
+    """Field names a Lucene query string names (`field:value` clauses)."""
+    return _FIELD_CLAUSE.findall(_QUOTED.sub('""', query))
+
+
+def search_source(obj: dict[str, Any]) -> dict[str, Any]:
+    """The parsed searchSourceJSON of a saved object (query, filters, index reference)."""
+    meta = obj["attributes"].get("kibanaSavedObjectMeta", {})
+    source: dict[str, Any] = json.loads(meta.get("searchSourceJSON") or "{}")
+    return source
+
+
+def field_uses(objects: Iterable[dict[str, Any]]) -> list[FieldUse]:
+    """Every field a saved object names, with how it uses it."""
+    uses = []
+    for obj in objects:
+        where = obj["id"]
+        attributes = obj["attributes"]
+        if obj["type"] in ("search", "visualization", "dashboard"):
+            query = search_source(obj).get("query", {}).get("query", "")
+            if isinstance(query, str):
+                uses += [FieldUse(where, f, "query") for f in query_string_fields(query)]
+        if obj["type"] == "search":
+            uses += [FieldUse(where, f, "column") for f in attributes.get("columns", [])]
+            uses += [FieldUse(where, pair[0], "sort") for pair in attributes.get("sort", [])]
+        if obj["type"] == "visualization":
+            for agg in json.loads(attributes["visState"]).get("aggs", []):
+                field = agg.get("params", {}).get("field")
+                if field:
+                    usage = VIS_AGG_USAGE.get(agg["type"])
+                    if usage is None:
+                        raise ValueError(f"{where}: aggregation type {agg['type']!r} not checked")
+                    uses.append(FieldUse(where, field, usage))
+        if obj["type"] == "index-pattern" and attributes.get("timeFieldName"):
+            uses.append(FieldUse(where, attributes["timeFieldName"], "date_histogram"))
+    return uses
+
+
+def field_mapping(properties: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """The mapping of a dotted field name (multi-fields like `url.original.keyword` too);
+    None when not mapped. A field inside a `nested` object comes back as type `nested:<type>`:
+    query strings and plain aggregations cannot reach it."""
+    parts = field.split(".")
+    props = properties
+    nested = False
+    for i, part in enumerate(parts):
+        mapping = props.get(part)
+        if mapping is None:
+            return None
+        if i == len(parts) - 1:
+            if nested and "type" in mapping:
+                return {**mapping, "type": f"nested:{mapping['type']}"}
+            return mapping if "type" in mapping else None
+        if "properties" in mapping:
+            nested = nested or mapping.get("type") == "nested"
+            props = mapping["properties"]
+        elif "fields" in mapping and i == len(parts) - 2:
+            sub: dict[str, Any] | None = mapping["fields"].get(parts[-1])
+            return sub
+        else:
+            return None
+    return None
+
+
+def check_fields(
+    uses: Iterable[FieldUse], properties: dict[str, Any]
+) -> tuple[list[str], list[FieldUse]]:
+    """(problems with mapped fields, uses of fields not mapped at all)."""
+    problems, missing = [], []
+    for use in uses:
+        mapping = field_mapping(properties, use.field)
+        if mapping is None:
+            missing.append(use)
+            continue
+        allowed = USAGE_TYPES[use.usage]
+        kind = mapping.get("type")
+        if allowed is not None and kind not in allowed:
+            problems.append(f"{use.where}: {use.field} is {kind}, cannot be used for {use.usage}")
+        elif use.usage != "column" and mapping.get("index") is False:
+            problems.append(
+                f"{use.where}: {use.field} is not indexed, cannot be used for {use.usage}"
+            )
+    return problems, missing
