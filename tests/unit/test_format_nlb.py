@@ -7,6 +7,7 @@ import json
 import pytest
 
 from logferry.formats import format_for_content, format_for_key
+from logferry.formats.base import split_host_port
 from logferry.formats.nlb import FORMAT as NLB
 from logferry.model import ParseError
 from tests.conftest import REALWORLD
@@ -190,3 +191,10 @@ def test_agrees_with_elastic_on_the_fields_both_sides_have() -> None:
         # Deliberate: Elastic calls the listener side "backend" (aws.elb.backend.*) and keeps
         # the ALPN list as one string with inner quotes; we use ECS destination.* and a list.
         assert doc["destination"]["ip"] == peer_elb["backend"]["ip"]
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1:²", "10.0.0.1:", ":443", "10.0.0.1"])
+def test_host_port_rejects_what_is_not_ip_colon_decimal_port(value: str) -> None:
+    # "²" passes str.isdigit() but not int(): it must be a ParseError, not a parser crash.
+    with pytest.raises(ParseError, match="expected ip:port"):
+        split_host_port(value)

@@ -101,3 +101,35 @@ def test_skip_lines_resumes_after_a_checkpoint_with_the_same_numbers() -> None:
     reader = LineReader(io.BytesIO(zlib.compress(body, wbits=31)), skip_lines=600)
     lines = list(reader)
     assert lines[0] == (601, "line 601") and lines[-1] == (1000, "line 1000")
+
+
+class Trickle:
+    """A stream that returns one byte a read, as a slow socket may."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._data.read(1)
+
+
+def test_gzip_is_recognised_when_the_stream_returns_one_byte_at_a_time() -> None:
+    reader = LineReader(Trickle(gzip.compress(b"x\ny\n")))
+    assert list(reader) == [(1, "x"), (2, "y")] and reader.compressed
+
+
+def test_lines_read_says_how_far_a_damaged_stream_got() -> None:
+    truncated = gzip.compress(b"".join(b"line %d\n" % i for i in range(5000)))[:-200]
+    lines, reader = lines_of(truncated)
+    assert reader.problem is not None and "truncated" in reader.problem
+    assert reader.lines_read >= len(lines) > 0
+
+
+def test_resuming_after_an_over_long_line_neither_skips_too_far_nor_reports_it_again() -> None:
+    # The over-long line spans several reads, so the reader drops it while streaming.
+    body = b"a\n" + b"x" * 600_000 + b"\nb\nc\n"
+    first, reader = lines_of(body, max_line_bytes=1000)
+    assert first == [(1, "a"), (3, "b"), (4, "c")]
+    assert [r.position for r in reader.rejections] == [2]
+    resumed, reader = lines_of(body, max_line_bytes=1000, skip_lines=2)
+    assert resumed == [(3, "b"), (4, "c")] and reader.rejections == []

@@ -32,7 +32,7 @@ def _sources(spec: str, setting: str) -> tuple[tuple[str, int], ...]:
     pairs = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, sep, minutes = item.partition("=")
-        if sep and not minutes.strip().isdigit():
+        if sep and not minutes.strip().isdecimal():
             raise ValueError(f"{setting}: expected source or source=minutes, got {item!r}")
         pairs.append((name.strip(), int(minutes) if sep else 0))
     return tuple(pairs)

@@ -25,14 +25,22 @@ from .sink import FailedDocument
 PART_RECORDS = 10_000
 
 
-def line_record(ref: ObjectRef, fmt: str | None, rejection: Rejection) -> dict[str, Any]:
+def _about(kind: str, ref: ObjectRef, fmt: str | None) -> dict[str, Any]:
+    """What every record says of its object: enough to fetch that very version again."""
     return {
-        "kind": "line",
+        "kind": kind,
         "object": ref.uri,
         "bucket": ref.bucket,
         "key": ref.key,
         "etag": ref.etag,
+        "version_id": ref.version_id,
         "format": fmt,
+    }
+
+
+def line_record(ref: ObjectRef, fmt: str | None, rejection: Rejection) -> dict[str, Any]:
+    return {
+        **_about("line", ref, fmt),
         "line": rejection.position,
         "reason": rejection.reason,
         "raw": rejection.raw,
@@ -41,12 +49,7 @@ def line_record(ref: ObjectRef, fmt: str | None, rejection: Rejection) -> dict[s
 
 def document_record(ref: ObjectRef, fmt: str | None, failed: FailedDocument) -> dict[str, Any]:
     return {
-        "kind": "document",
-        "object": ref.uri,
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "etag": ref.etag,
-        "format": fmt,
+        **_about("document", ref, fmt),
         "index": failed.index,
         "_id": failed.doc_id,
         "status": failed.status,
@@ -56,16 +59,7 @@ def document_record(ref: ObjectRef, fmt: str | None, failed: FailedDocument) -> 
 
 
 def object_record(ref: ObjectRef, fmt: str | None, reason: str) -> dict[str, Any]:
-    return {
-        "kind": "object",
-        "object": ref.uri,
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "etag": ref.etag,
-        "version_id": ref.version_id,
-        "format": fmt,
-        "reason": reason,
-    }
+    return {**_about("object", ref, fmt), "reason": reason}
 
 
 class DeadLetters(Protocol):

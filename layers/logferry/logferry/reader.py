@@ -133,6 +133,11 @@ class LineReader:
 
     def _capped(self) -> Iterator[bytes]:
         first = self._read()
+        while 0 < len(first) < len(GZIP_MAGIC):  # a stream may return fewer bytes than asked
+            more = self._read()
+            if not more:
+                break
+            first += more
         self.compressed = first.startswith(GZIP_MAGIC)
         source = self._inflate(first) if self.compressed else self._plain(first)
         for chunk in source:
@@ -201,54 +206,58 @@ class LineReader:
         pending = b""  # an incomplete last line, carried to the next chunk
         oversize = False  # inside a line longer than max_line_bytes: drop until newline
         skip = self._skip_lines
-        for chunk in self.chunks():
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                pending += chunk
-                if len(pending) > self._max_line_bytes:
-                    if not oversize:
-                        self._reject_oversize(lineno + 1, pending)
-                        oversize = True
-                    pending = b""
-                continue
-            # `block` holds whole lines, each ending in a newline.
-            block = pending + chunk[:cut]
-            pending = chunk[cut:]
-            if oversize:  # the block starts with the tail of the over-long line: drop it
-                lineno += 1
-                oversize = False
-                block = block[block.index(b"\n") + 1 :]
-            if skip:
-                count = block.count(b"\n")
-                if count <= skip:
-                    skip -= count
-                    lineno += count
+        try:
+            for chunk in self.chunks():
+                cut = chunk.rfind(b"\n") + 1
+                if not cut:
+                    pending += chunk
+                    if len(pending) > self._max_line_bytes:
+                        if not oversize:
+                            if lineno >= self._skip_lines:  # else reported before a checkpoint
+                                self._reject_oversize(lineno + 1, pending)
+                            oversize = True
+                        pending = b""
                     continue
-                for _ in range(skip):
+                # `block` holds whole lines, each ending in a newline.
+                block = pending + chunk[:cut]
+                pending = chunk[cut:]
+                if oversize:  # the block starts with the tail of the over-long line: drop it
+                    lineno += 1
+                    oversize = False
                     block = block[block.index(b"\n") + 1 :]
-                lineno += skip
-                skip = 0
-            text = self._decode(block)
-            if "\r" in text:
-                text = text.replace("\r\n", "\n")
-            lines = text.split("\n")
-            lines.pop()  # the empty string after the block's last newline
-            for line in lines:
+                    skip = max(skip - 1, 0)  # the over-long line counts among those skipped
+                if skip:
+                    count = block.count(b"\n")
+                    if count <= skip:
+                        skip -= count
+                        lineno += count
+                        continue
+                    for _ in range(skip):
+                        block = block[block.index(b"\n") + 1 :]
+                    lineno += skip
+                    skip = 0
+                text = self._decode(block)
+                if "\r" in text:
+                    text = text.replace("\r\n", "\n")
+                lines = text.split("\n")
+                lines.pop()  # the empty string after the block's last newline
+                for line in lines:
+                    lineno += 1
+                    if len(line) > self._max_line_bytes:
+                        self._reject_oversize(lineno, line.encode())
+                    elif line:
+                        yield lineno, line
+            if oversize or pending:
                 lineno += 1
-                if len(line) > self._max_line_bytes:
-                    self._reject_oversize(lineno, line.encode())
-                elif line:
-                    yield lineno, line
-        if oversize or pending:
-            lineno += 1
-        if pending and not skip and not oversize:
-            if len(pending) > self._max_line_bytes:
-                self._reject_oversize(lineno, pending)
-            else:
-                line = self._decode(pending).rstrip("\r")
-                if line:
-                    yield lineno, line
-        self.lines_read = lineno
+            if pending and not skip and not oversize:
+                if len(pending) > self._max_line_bytes:
+                    self._reject_oversize(lineno, pending)
+                else:
+                    line = self._decode(pending).rstrip("\r")
+                    if line:
+                        yield lineno, line
+        finally:  # also when the stream breaks: lines_read says how far it got
+            self.lines_read = lineno
 
     def _reject_oversize(self, lineno: int, head: bytes) -> None:
         self.rejections.append(

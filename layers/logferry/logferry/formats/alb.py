@@ -110,7 +110,7 @@ def iso_utc(value: str, field: str) -> str:
 def host_port(value: str, field: str) -> tuple[str, int]:
     """Split "ip:port" on the last colon (ELB writes IPv6 addresses without brackets)."""
     host, _, port = value.rpartition(":")
-    if not host or host == "-" or not port.isdigit() or not port.isascii() or len(port) > 5:
+    if not host or host == "-" or not port.isdecimal() or not port.isascii() or len(port) > 5:
         raise ParseError(f"{field}: expected ip:port, got {value[:80]!r}")
     number = int(port)
     if number > 65535:
@@ -119,7 +119,7 @@ def host_port(value: str, field: str) -> tuple[str, int]:
 
 
 def port(value: str, field: str) -> int:
-    if not value.isdigit() or not value.isascii() or len(value) > 5 or int(value) > 65535:
+    if not value.isdecimal() or not value.isascii() or len(value) > 5 or int(value) > 65535:
         raise ParseError(f"{field}: expected a port number, got {value[:40]!r}")
     return int(value)
 

@@ -59,8 +59,8 @@ class AlbConnectionFormat(LineFormat):
             len(fields) == 5
             and is_iso_utc(fields[0])
             and looks_like_ip(fields[1])
-            and fields[2].isdigit()
-            and fields[3].isdigit()
+            and fields[2].isdecimal()
+            and fields[3].isdecimal()
         )
 
     def parse_line(self, line: str) -> Source:

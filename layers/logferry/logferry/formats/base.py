@@ -8,7 +8,7 @@ it writes. The pipeline knows formats only through this interface.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
@@ -57,20 +57,31 @@ class LineFormat(LogFormat):
         raise NotImplementedError
 
     def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
-        parse_line = self.parse_line
-        keep_original = ctx.keep_original
-        for lineno, line in lines:
-            try:
-                source = parse_line(line)
-            except ParseError as exc:
-                yield Rejection(lineno, str(exc), line)
-                continue
-            except Exception as exc:  # a parser bug must cost one line, not the object
-                yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
-                continue
-            if keep_original:
-                source["event"]["original"] = line
-            yield Document(source, lineno)
+        return parse_entries(lines, self.parse_line, ctx.keep_original)
+
+
+def parse_entries(
+    lines: Iterable[Line],
+    parse_line: Callable[[str], Source],
+    keep_original: bool,
+    take_header: Callable[[str], bool] | None = None,
+) -> Iterator[Document | Rejection]:
+    """A document or a rejection for every line; `take_header` consumes the lines that
+    describe the layout of those after them (VPC flow, CloudFront) and yield nothing."""
+    for lineno, line in lines:
+        if take_header is not None and take_header(line):
+            continue
+        try:
+            source = parse_line(line)
+        except ParseError as exc:
+            yield Rejection(lineno, str(exc), line)
+            continue
+        except Exception as exc:  # a parser bug must cost one line, not the object
+            yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
+            continue
+        if keep_original:
+            source["event"]["original"] = line
+        yield Document(source, lineno)
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -79,7 +90,7 @@ class LineFormat(LogFormat):
 def split_host_port(value: str) -> tuple[str, int]:
     """Split "ip:port" on the last colon (IPv6 addresses are logged without brackets)."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
+    if not sep or not host or not port.isdecimal():
         raise ParseError(f"expected ip:port, got {value[:80]!r}")
     return host, int(port)
 
@@ -111,7 +122,7 @@ def tls_version(protocol: str) -> str | None:
     digits = text[4:].replace(".", "")
     if digits == "1":
         digits = "10"
-    if len(digits) == 2 and digits.isdigit():
+    if len(digits) == 2 and digits.isdecimal():
         return f"{digits[0]}.{digits[1]}"
     return None
 

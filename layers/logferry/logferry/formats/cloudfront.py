@@ -30,7 +30,7 @@ import orjson
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
 from ..reader import LineReader
-from .base import BOOLEAN, FLOAT, KEYWORD, LONG, LogFormat, obj, tls_version
+from .base import BOOLEAN, FLOAT, KEYWORD, LONG, LogFormat, obj, parse_entries, tls_version
 
 LEGACY_HEADER = (
     "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer)"
@@ -255,7 +255,7 @@ def _build(c: list[str], lay: Layout) -> Source:
         doc["source"] = {"ip": value}
     value = c[lay.c_port]
     if value != "-":
-        port = int(value) if len(value) <= 5 and value.isascii() and value.isdigit() else -1
+        port = int(value) if len(value) <= 5 and value.isascii() and value.isdecimal() else -1
         if not 0 <= port <= 65535:
             raise ParseError(f"c-port: expected a port number, got {value[:40]!r}")
         if "source" in doc:
@@ -275,7 +275,7 @@ def _build(c: list[str], lay: Layout) -> Source:
         aws["client_closed"] = True
         event["outcome"] = "unknown"
     elif value != "-":
-        if len(value) != 3 or not (value.isascii() and value.isdigit()):
+        if len(value) != 3 or not (value.isascii() and value.isdecimal()):
             raise ParseError(f"sc-status: expected a 3-digit status, got {value[:40]!r}")
         status = int(value)
         http["response"] = {"status_code": status}
@@ -368,6 +368,12 @@ class _Parser:
         self.delimiter: str | None = "\t"
         self.layouts: dict[tuple[str, ...], Layout] = {}
 
+    def take_header(self, line: str) -> bool:
+        if line[:1] == "#":
+            self.header(line)
+            return True
+        return False
+
     def header(self, line: str) -> None:
         """A `#` line: `#Fields:` sets the layout, the others (`#Version:`) say nothing."""
         if line.startswith("#Fields:"):
@@ -457,23 +463,7 @@ class CloudFrontFormat(LogFormat):
 
     def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
         parser = _Parser()
-        record = parser.record
-        keep_original = ctx.keep_original
-        for lineno, line in lines:
-            if line[:1] == "#":
-                parser.header(line)
-                continue
-            try:
-                source = record(line)
-            except ParseError as exc:
-                yield Rejection(lineno, str(exc), line)
-                continue
-            except Exception as exc:  # a parser bug must cost one line, not the object
-                yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
-                continue
-            if keep_original:
-                source["event"]["original"] = line
-            yield Document(source, lineno)
+        return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
         if ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1"):

@@ -176,7 +176,7 @@ def ip_or_none(value: str) -> str | None:
     try:
         if ":" in value:
             inet_pton(AF_INET6, value)
-        elif value[0].isdigit():
+        elif value[0].isdecimal():
             inet_pton(AF_INET, value)
         else:
             return None

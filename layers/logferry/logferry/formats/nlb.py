@@ -99,7 +99,7 @@ class NlbFormat(LineFormat):
         ) = f[:V1_FIELDS]  # fmt: skip
         client_ip, _, client_port = client.rpartition(":")
         dest_ip, _, dest_port = dest.rpartition(":")
-        if not (client_ip and dest_ip and client_port.isdigit() and dest_port.isdigit()):
+        if not (client_ip and dest_ip and client_port.isdecimal() and dest_port.isdecimal()):
             split_host_port(client)  # raises with the reason
             split_host_port(dest)
         version = TLS_VERSIONS.get(protocol)

@@ -188,7 +188,7 @@ class S3AccessFormat(LineFormat):
         http: Source = {}
         value = t[9]
         if value != "-":
-            if len(value) != 3 or not (value.isascii() and value.isdigit()):
+            if len(value) != 3 or not (value.isascii() and value.isdecimal()):
                 raise ParseError(f"http_status: expected a 3-digit status, got {value[:40]!r}")
             status = int(value)
             http["response"] = {"status_code": status}

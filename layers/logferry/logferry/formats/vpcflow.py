@@ -27,7 +27,7 @@ import orjson
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
 from ..reader import LineReader
-from .base import INTEGER, IP, KEYWORD, LONG, LogFormat, obj
+from .base import INTEGER, IP, KEYWORD, LONG, LogFormat, obj, parse_entries
 
 DEFAULT_HEADER = (
     "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes"
@@ -173,7 +173,7 @@ def is_header(line: str) -> bool:
 
 
 def _epoch(value: str, field: str) -> str:
-    if len(value) > 11 or not value.isdigit() or not value.isascii():
+    if len(value) > 11 or not value.isdecimal() or not value.isascii():
         raise ParseError(f"{field}: expected epoch seconds, got {value[:40]!r}")
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(value)))
 
@@ -265,7 +265,7 @@ def _build(f: list[str], lay: Layout, times: dict[str, str]) -> Source:
             transport = PROTOCOLS.get(value)
             if transport is not None:
                 network["transport"] = transport
-            elif not (value.isascii() and value.isdigit() and len(value) <= 3):
+            elif not (value.isascii() and value.isdecimal() and len(value) <= 3):
                 raise ValueError
             network["iana_number"] = value
         field = "bytes"
@@ -323,6 +323,14 @@ class _Parser:
         self.layout = DEFAULT_LAYOUT
         self.layouts: dict[tuple[str, ...], Layout] = {}
         self.times: dict[str, str] = {}
+
+    def take_header(self, line: str) -> bool:
+        """A header (the first line of a file, or repeated where files were concatenated)
+        sets the layout of the records after it. Records never start with a field name."""
+        if line[:1].isalpha() and is_header(line):
+            self.header(line.split())
+            return True
+        return False
 
     def header(self, names: list[str]) -> None:
         key = tuple(names)
@@ -402,35 +410,17 @@ class VpcFlowFormat(LogFormat):
         return (
             len(f) >= 14
             and first_line.isascii()
-            and f[0].isdigit()
-            and (f[1].isdigit() or f[1] == "unknown")
+            and f[0].isdecimal()
+            and (f[1].isdecimal() or f[1] == "unknown")
             and (f[2].startswith("eni-") or f[2] == "-")
-            and f[10].isdigit()
-            and f[11].isdigit()
+            and f[10].isdecimal()
+            and f[11].isdecimal()
             and f[13] in ("OK", "NODATA", "SKIPDATA")
         )
 
     def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
         parser = _Parser()
-        record = parser.record
-        keep_original = ctx.keep_original
-        for lineno, line in lines:
-            # A header (the first line of a file, or repeated where files were concatenated)
-            # sets the layout of the records after it. Records never start with a field name.
-            if line[:1].isalpha() and is_header(line):
-                parser.header(line.split())
-                continue
-            try:
-                source = record(line)
-            except ParseError as exc:
-                yield Rejection(lineno, str(exc), line)
-                continue
-            except Exception as exc:  # a parser bug must cost one line, not the object
-                yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
-                continue
-            if keep_original:
-                source["event"]["original"] = line
-            yield Document(source, lineno)
+        return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
         if _is_parquet(ctx.ref.key, reader.peek(4)):

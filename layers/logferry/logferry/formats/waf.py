@@ -115,7 +115,7 @@ _CHALLENGE_KEYWORDS = (("failureReason", "failure_reason"),)
 def epoch_ms_to_iso(value: Any) -> str:
     """2019-12-13T23:40:12.771Z from 1576280412771 (epoch milliseconds, UTC)."""
     if (type(value) is float and value.is_integer()) or (
-        type(value) is str and value.isascii() and value.isdigit()
+        type(value) is str and value.isascii() and value.isdecimal()
     ):
         value = int(value)
     if type(value) is not int:
@@ -137,7 +137,7 @@ def _acl(arn: str) -> tuple[str | None, str | None, str | None]:
     if at >= 0:
         name = resource[at + 7 :].partition("/")[0] or None
     region = (parts[3] or None) if len(parts) > 4 else None
-    account = parts[4] if len(parts) == 6 and parts[4].isdigit() else None
+    account = parts[4] if len(parts) == 6 and parts[4].isdecimal() else None
     return name, region, account
 
 
