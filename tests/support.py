@@ -152,3 +152,152 @@ def nlb_line(n: int, *, day: str = "2026-11-20", protocol: str = "tlsv12", clien
         "arn:aws:acm:us-east-1:123456789012:certificate/0b1e2d3c-4a5b-6c7d-8e9f-0a1b2c3d4e5f - "
         f"{cipher} {version} - imap.example.com - - - {day}T12:00:00"
     )
+
+
+# -- fault injection: markers, census, a queue driven like Lambda's event source mapping ------
+
+
+def marked_nlb_line(tag: str, n: int) -> str:
+    """An NLB line whose SNI (`tls.client.server_name`) names it: `<tag>-<n>.example.com`, so a
+    census can tell every (object, line) apart whatever `_id` it was indexed under."""
+    return nlb_line(n).replace(" imap.example.com ", f" {tag}-{n}.example.com ")
+
+
+MARK_FIELD = "tls.client.server_name"
+
+
+@dataclass
+class Census:
+    """What is in the indices: every marker with how many documents carry it."""
+
+    total: int
+    counts: dict[str, int]
+
+    @property
+    def duplicates(self) -> int:
+        """Documents beyond the first for their marker (an (object, line) indexed twice)."""
+        return sum(n - 1 for n in self.counts.values() if n > 1)
+
+    def missing(self, expected: set[str]) -> set[str]:
+        return expected - self.counts.keys()
+
+    def report(self, title: str, expected: set[str], **figures: Any) -> str:
+        extra = "".join(f" {name}={value}" for name, value in figures.items())
+        return (
+            f"[{title}] documents expected={len(expected)} found={self.total}"
+            f" distinct={len(self.counts)} duplicates={self.duplicates}"
+            f" missing={len(self.missing(expected))}{extra}"
+        )
+
+
+def census(client: Any, prefix: str, field: str = MARK_FIELD) -> Census:
+    """Count documents per marker exactly (composite aggregation, paged) over `<prefix>-*`."""
+    client.indices.refresh(index=f"{prefix}-*", ignore_unavailable=True)
+    total = int(client.count(index=f"{prefix}-*", ignore_unavailable=True)["count"])
+    counts: dict[str, int] = {}
+    after: dict[str, Any] | None = None
+    while True:
+        composite: dict[str, Any] = {
+            "size": 10_000,
+            "sources": [{"m": {"terms": {"field": field}}}],
+        }
+        if after:
+            composite["after"] = after
+        response = client.search(
+            index=f"{prefix}-*",
+            body={"size": 0, "aggs": {"marks": {"composite": composite}}},
+            ignore_unavailable=True,
+        )
+        aggs = response.get("aggregations")
+        if not aggs:
+            break
+        buckets = aggs["marks"]["buckets"]
+        for bucket in buckets:
+            counts[bucket["key"]["m"]] = bucket["doc_count"]
+        after = aggs["marks"].get("after_key")
+        if not buckets or not after:
+            break
+    return Census(total, counts)
+
+
+@dataclass
+class Delivery:
+    """One invocation of the handler by the queue driver."""
+
+    messages: int
+    failed: int
+    killed: bool
+
+
+class QueueDriver:
+    """Delivers an SQS queue to a handler the way Lambda's event source mapping does: batches
+    of up to 10, messages deleted unless reported in batchItemFailures, failed (or killed)
+    ones visible again for redelivery. `handler(event)` returns the batch response."""
+
+    def __init__(self, sqs: Any, queue_url: str, batch: int = 10) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.batch = batch
+        self.deliveries: list[Delivery] = []
+
+    def receive(self) -> list[dict[str, Any]]:
+        return list(
+            self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=300,
+                AttributeNames=["All"],
+            ).get("Messages", [])
+        )
+
+    def deliver(
+        self, messages: list[dict[str, Any]], handler: Any, kill: type[BaseException] | None = None
+    ) -> Delivery:
+        records = []
+        for message in messages:
+            record = sqs_record(message["Body"], message["MessageId"])
+            record["receiptHandle"] = message["ReceiptHandle"]
+            records.append(record)
+        try:
+            response = handler({"Records": records})
+        except BaseException as exc:
+            killed = kill is not None and isinstance(exc, kill)
+            if not killed and not isinstance(exc, Exception):
+                raise
+            # A killed invocation, or one that raised (Powertools raises when every record of
+            # the batch failed), acknowledges nothing: the whole batch comes back.
+            for message in messages:
+                self._again(message)
+            delivery = Delivery(len(messages), len(messages), killed)
+            self.deliveries.append(delivery)
+            return delivery
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._again(message)
+            else:
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        delivery = Delivery(len(messages), len(failed), False)
+        self.deliveries.append(delivery)
+        return delivery
+
+    def _again(self, message: dict[str, Any]) -> None:
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+    def drain(
+        self, handler: Any, max_rounds: int = 200, kill: type[BaseException] | None = None
+    ) -> int:
+        """Deliver until the queue is empty; return how many invocations it took."""
+        rounds = 0
+        while rounds < max_rounds:
+            messages = self.receive()
+            if not messages:
+                return rounds
+            self.deliver(messages, handler, kill)
+            rounds += 1
+        raise AssertionError(f"queue not drained after {max_rounds} invocations")

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logferry.client import make_client
 from logferry.config import Settings
-from logferry.metrics import publish_object_metrics, publish_sink_metrics
+from logferry.metrics import publish_batch_metrics, publish_object_metrics, publish_sink_metrics
 from logferry.runtime import IngestService
 
 logger = Logger()
@@ -46,4 +46,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     publish_sink_metrics(metrics, stats_before, service.sink.stats)
+    publish_batch_metrics(metrics, response)
     return response

@@ -3,6 +3,7 @@
   logferry parse [--format NAME] FILE...          dry run: documents on stdout, rejections on stderr
   logferry ingest PATH|s3://bucket/prefix ...     the pipeline into OpenSearch (backfill, replay)
   logferry setup                                  index template and retention policy
+  logferry replay [--dlq-url URL] [--no-deadletters]  dead letters and the DLQ, through again
 
 Exit status: 0 all good, 1 something was rejected or failed, 2 usage error or unreadable input.
 """
@@ -172,6 +173,45 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- replay -----------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Dead-letter objects and DLQ messages through the pipeline again (idempotent)."""
+    import boto3
+
+    from .checkpoint import ResumeSettings
+    from .client import make_client
+    from .replay import Replay
+
+    settings = _settings(args)
+    bucket = "" if args.no_deadletters else args.deadletter_bucket or settings.deadletter_bucket
+    prefix = args.deadletter_prefix or settings.deadletter_prefix
+    dlq_url = args.dlq_url or ResumeSettings.from_env().dlq_url
+    if not bucket and not dlq_url:
+        print(
+            "logferry replay: nothing to replay: set LOGFERRY_DEADLETTER_BUCKET or"
+            " --deadletter-bucket, and/or LOGFERRY_DLQ_URL or --dlq-url",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    settings = dataclasses.replace(settings, deadletter_bucket=bucket or settings.deadletter_bucket)
+    replay = Replay(
+        settings,
+        boto3.client("s3"),
+        make_client(settings.opensearch_url),
+        boto3.client("sqs") if dlq_url else None,
+        progress=sys.stderr,
+    )
+    if bucket:
+        replay.deadletters(bucket, prefix)
+    if dlq_url:
+        replay.queue(dlq_url)
+    print(replay.summary.text(), file=sys.stderr)
+    summary = replay.summary
+    return EXIT_REJECTED if summary.failed or summary.gone or summary.rejected else EXIT_OK
+
+
 # -- main -------------------------------------------------------------------------------
 
 
@@ -199,6 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     setup = commands.add_parser("setup", help="apply index template and retention policy")
     with_cluster(setup)
     setup.set_defaults(func=cmd_setup)
+
+    replay = commands.add_parser(
+        "replay", help="ingest dead-letter objects and DLQ messages again (safe to repeat)"
+    )
+    replay.add_argument("--deadletter-bucket", help="default: $LOGFERRY_DEADLETTER_BUCKET")
+    replay.add_argument("--deadletter-prefix", help="default: $LOGFERRY_DEADLETTER_PREFIX")
+    replay.add_argument("--no-deadletters", action="store_true", help="only the DLQ")
+    replay.add_argument("--dlq-url", help="the ingest queue's DLQ; default: $LOGFERRY_DLQ_URL")
+    with_cluster(replay)
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

@@ -60,6 +60,47 @@ def _from_eventbridge(event: Event) -> ObjectRef | None:
     )
 
 
+# A message logferry sends itself to finish an object another invocation could not
+# (logferry.checkpoint): {"logferry": "continue", "object": {...}, "part": ..., ...}.
+CONTINUATION = "continue"
+
+
+def object_fields(ref: ObjectRef) -> Event:
+    """An ObjectRef as JSON-ready fields (continuation messages)."""
+    return {
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "size": ref.size,
+        "etag": ref.etag,
+        "version_id": ref.version_id,
+        "event_time": ref.event_time.isoformat() if ref.event_time else None,
+    }
+
+
+def ref_from_fields(fields: Event) -> ObjectRef:
+    return ObjectRef(
+        bucket=fields["bucket"],
+        key=fields["key"],
+        size=fields.get("size"),
+        etag=fields.get("etag"),
+        version_id=fields.get("version_id"),
+        event_time=_time(fields.get("event_time")),
+    )
+
+
+def continuation_of(body: str) -> Event | None:
+    """The checkpoint a continuation message carries; None for any other message."""
+    if '"logferry"' not in body:
+        return None
+    try:
+        event = json.loads(body)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(event, dict) and event.get("logferry") == CONTINUATION:
+        return event
+    return None
+
+
 def refs_from_event(event: Event) -> Iterator[ObjectRef]:
     """Object references in one notification of any accepted shape."""
     try:
@@ -80,6 +121,9 @@ def refs_from_event(event: Event) -> Iterator[ObjectRef]:
             ref = _from_eventbridge(event)
             if ref is not None:
                 yield ref
+        elif event.get("logferry") == CONTINUATION:
+            # Read whole, a continuation still names its object: ingesting it is idempotent.
+            yield ref_from_fields(event["object"])
         elif event.get("Event") == "s3:TestEvent":
             return
         elif event.get("Type") == "Notification" and "Message" in event:  # SNS raw envelope

@@ -17,6 +17,9 @@ def publish_object_metrics(metrics: Any, result: ObjectResult) -> None:
     metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=result.rejected)
     metrics.add_metric(name="DeadLetters", unit=MetricUnit.Count, value=result.dead_lettered)
     metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_in)
+    # Objects (or parts) checkpointed for a later invocation, and the messages that continue them.
+    continuations = int(result.extra.get("continuations", 0))
+    metrics.add_metric(name="Continuations", unit=MetricUnit.Count, value=continuations)
     if result.outcome not in ("indexed", "skipped", "empty"):
         metrics.add_metric(name=f"Objects_{result.outcome}", unit=MetricUnit.Count, value=1)
     if result.ref.event_time is not None:
@@ -32,6 +35,15 @@ def publish_sink_metrics(metrics: Any, before: dict[str, int], after: SinkStats)
         ("RetriedDocuments", "retried_items"),
         ("Throttles", "throttled"),
         ("DocumentsFailed", "failed"),
+        ("BulkRequestFailures", "request_failures"),
     ):
         value = getattr(after, field) - before.get(field, 0)
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def publish_batch_metrics(metrics: Any, response: dict[str, Any]) -> None:
+    """Messages returned to the queue (partial batch failures): they come back later."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    returned = len(response.get("batchItemFailures", []))
+    metrics.add_metric(name="MessagesReturned", unit=MetricUnit.Count, value=returned)

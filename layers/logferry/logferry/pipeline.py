@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
+from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
 from .config import Settings
 from .deadletter import DeadLetters, document_record, line_record, object_record
 from .formats import format_for_content, format_for_key, get_format, skip_reason
@@ -124,6 +125,9 @@ class Pipeline:
     deadletters: DeadLetters
     format_name: str | None = None  # force a format instead of detecting it
     clock: Callable[[], float] = time.monotonic
+    # Watches the time budget, checkpoints what cannot be finished (logferry.checkpoint);
+    # None: every object is read to its end.
+    continuations: Continuations | None = None
 
     def documents(
         self, ref: ObjectRef, fmt: LogFormat, reader: LineReader, ctx: ParseContext
@@ -142,12 +146,19 @@ class Pipeline:
                 continue
             yield index_name(prefix, source, ts), document_id(identity, item), item
 
-    def open(self, ref: ObjectRef) -> tuple[LineReader, ParseContext]:
-        opened = self.objects.open(ref)
-        reader = LineReader(
-            opened.stream,
-            max_object_bytes=self.settings.max_object_bytes,
-            max_line_bytes=self.settings.max_line_bytes,
+    def open(
+        self, ref: ObjectRef, segment: Segment | None = None
+    ) -> tuple[LineReader, ParseContext]:
+        """The object's reader; a continuation's segment reads its part, from its line."""
+        opened = self.objects.open(segment.part if segment and segment.part else ref)
+        caps = {
+            "max_object_bytes": self.settings.max_object_bytes,
+            "max_line_bytes": self.settings.max_line_bytes,
+        }
+        reader = (
+            SegmentReader(opened.stream, segment, **caps)
+            if segment is not None or self.continuations is not None
+            else LineReader(opened.stream, **caps)
         )
         object_time = opened.last_modified or ref.event_time or datetime.now(UTC)
         ctx = ParseContext(ref, object_time, keep_original=self.settings.keep_original)
@@ -160,32 +171,34 @@ class Pipeline:
         fmt = format_for_key(ref.key, self.settings.format_prefixes)
         return fmt or _by_content(reader.first_line())
 
-    def ingest(self, ref: ObjectRef) -> ObjectResult:
+    def ingest(self, ref: ObjectRef, segment: Segment | None = None) -> ObjectResult:
         started = self.clock()
-        result = self._ingest(ref)
+        result = self._ingest(ref, segment)
         result.seconds = round(self.clock() - started, 3)
         log.info("object done", extra={"result": result.as_log()})
         return result
 
-    def _ingest(self, ref: ObjectRef) -> ObjectResult:
-        reason = None if self.format_name else skip_reason(ref.key)
+    def _ingest(self, ref: ObjectRef, segment: Segment | None = None) -> ObjectResult:
+        reason = None if self.format_name or segment else skip_reason(ref.key)
         if reason:
             return ObjectResult(ref, "skipped", problem=reason)
         try:
-            reader, ctx = self.open(ref)
+            reader, ctx = self.open(ref, segment)
         except ObjectGone as exc:
             return ObjectResult(ref, "missing", problem=str(exc))
         try:
-            return self._ingest_lines(ref, reader, ctx)
+            return self._ingest_lines(ref, reader, ctx, segment)
         finally:
             reader.close()
 
-    def _ingest_lines(self, ref: ObjectRef, reader: LineReader, ctx: ParseContext) -> ObjectResult:
+    def _ingest_lines(
+        self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None
+    ) -> ObjectResult:
         result = ObjectResult(ref, "indexed")
         if not reader.peek(1) and reader.problem is None:
             result.outcome = "empty"
             return result
-        fmt = self.detect(ref, reader)
+        fmt = get_format(segment.format) if segment else self.detect(ref, reader)
         if fmt is None:
             result.outcome = "unrecognised"
             result.problem = "log format could not be determined from the key or first line"
@@ -199,17 +212,43 @@ class Pipeline:
             raise RuntimeError("Pipeline.ingest needs a sink")
         rejections: list[Rejection] = []
         indexed_before, failed_before = sink.stats.indexed, len(sink.failures)
+        watch = self.continuations if isinstance(reader, SegmentReader) else None
+        skip = segment.skip_items if segment else 0
+        consumed, stop = 0, None
+        # The first look at the clock comes after some progress, so every invocation moves on.
+        look_at = skip + watch.check_every if watch is not None else 0
         try:
             for item in self.documents(ref, fmt, reader, ctx):
+                if watch is not None:
+                    consumed += 1
+                    if consumed <= skip:
+                        continue  # handled by an earlier invocation
+                    if consumed >= look_at:
+                        assert isinstance(reader, SegmentReader)
+                        look_at = watch.next_check(consumed, item, ref, segment, fmt, reader)
+                        if not look_at:
+                            stop = item
+                            break
                 if isinstance(item, Rejection):
                     rejections.append(item)
                 else:
                     index, doc_id, doc = item
-                    sink.add(index, doc_id, orjson.dumps(doc.source))
+                    try:
+                        body = orjson.dumps(doc.source)
+                    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                        reason = f"document cannot be written as JSON: {exc}"
+                        rejections.append(Rejection(doc.position, reason, str(doc.source)[:2048]))
+                        continue
+                    sink.add(index, doc_id, body)
         except UnsupportedObject as exc:
             result.outcome = "unsupported"
             result.problem = str(exc)
         sink.flush()
+        if stop is not None:  # out of time: every entry before `stop` is done
+            assert watch is not None and isinstance(reader, SegmentReader)
+            done = sink.stats.indexed - indexed_before
+            result.extra.update(watch.suspend(ref, segment, fmt, reader, stop, consumed, done))
+            result.outcome = "continued"
         rejections.extend(reader.rejections)
         failures = sink.failures[failed_before:]
         del sink.failures[failed_before:]
@@ -219,20 +258,22 @@ class Pipeline:
         result.rejected = len(rejections)
         if reader.invalid_utf8_lines:
             result.extra["invalid_utf8_lines"] = reader.invalid_utf8_lines
+        # Each segment of a continued object keeps its dead letters in a file of its own.
+        kept_as = deadletter_ref(ref, segment)
         if rejections:
             result.dead_lettered += self.deadletters.write(
-                ref, "line", (line_record(ref, fmt.name, r) for r in rejections)
+                kept_as, "line", (line_record(ref, fmt.name, r) for r in rejections)
             )
         if failures:
             result.extra["failed_documents"] = len(failures)
             result.dead_lettered += self.deadletters.write(
-                ref, "document", (document_record(ref, fmt.name, f) for f in failures)
+                kept_as, "document", (document_record(ref, fmt.name, f) for f in failures)
             )
         if reader.problem and result.problem is None:
             result.outcome = "damaged"
             result.problem = reader.problem
         if result.problem:
             result.dead_lettered += self.deadletters.write(
-                ref, "object", [object_record(ref, fmt.name, result.problem)]
+                kept_as, "object", [object_record(ref, fmt.name, result.problem)]
             )
         return result

@@ -2,9 +2,11 @@
 queue message.
 
 A message is done when every object it names is done (indexed, or kept as a dead letter with
-its reason). It is returned to the queue (an exception) when something may work later:
-OpenSearch or S3 unavailable, access denied, the time budget spent. Returned messages come
-back after the visibility timeout and land in the queue's DLQ after its redrive count.
+its reason), or when an object that could not be finished in time has been checkpointed and
+its continuation enqueued (logferry.checkpoint). It is returned to the queue (an exception)
+when something may work later: OpenSearch or S3 unavailable, access denied, the time budget
+spent before a checkpoint could be made. Returned messages come back after the visibility
+timeout and land in the queue's DLQ after its redrive count; `logferry replay` drains it.
 """
 
 from __future__ import annotations
@@ -14,21 +16,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checkpoint import (
+    BudgetSpent,
+    Continuations,
+    ResumeSettings,
+    Segment,
+    deadletter_ref,
+    segment_from_message,
+)
 from .config import Settings
-from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters
-from .events import refs_from_message
-from .pipeline import ObjectResult, Pipeline, S3Objects
-from .sink import BulkSink, BulkTransport
+from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters, object_record
+from .events import MalformedNotification, continuation_of, refs_from_message
+from .model import ObjectRef
+from .pipeline import ObjectResult, ObjectUnavailable, Pipeline, S3Objects
+from .sink import BulkSink, BulkTransport, SinkUnavailable
+
+__all__ = ["RESERVE_SECONDS", "BudgetSpent", "IngestService"]
 
 log = logging.getLogger(__name__)
 
 # Seconds kept back from the Lambda's remaining time: enough to flush, write dead letters and
 # return the batch response.
 RESERVE_SECONDS = 10.0
-
-
-class BudgetSpent(Exception):
-    """Not started: too little time left in this invocation; the queue delivers it again."""
+# Failures after which trying the message again later can help: it goes back to the queue.
+RETURNED = (ObjectUnavailable, SinkUnavailable, BudgetSpent)
 
 
 @dataclass
@@ -38,6 +49,9 @@ class IngestService:
     opensearch: Any
     remaining: Callable[[], float] = lambda: float("inf")
     results: list[ObjectResult] = field(default_factory=list)
+    # SQS client for continuation messages; created when a queue is configured and none given.
+    sqs: Any = None
+    resume: ResumeSettings = field(default_factory=ResumeSettings.from_env)
 
     def __post_init__(self) -> None:
         self.sink = BulkSink(
@@ -53,15 +67,68 @@ class IngestService:
             )
         else:
             deadletters = StreamDeadLetters()
-        self.pipeline = Pipeline(self.settings, S3Objects(self.s3), self.sink, deadletters)
+        if self.sqs is None and self.resume.queue_url:
+            import boto3
+
+            self.sqs = boto3.client("sqs")
+        self.continuations = Continuations(
+            self.s3,
+            self.sqs,
+            self.resume,
+            remaining=lambda: self.remaining(),
+            reserve=2 * RESERVE_SECONDS,
+        )
+        self.pipeline = Pipeline(
+            self.settings,
+            S3Objects(self.s3),
+            self.sink,
+            deadletters,
+            continuations=self.continuations,
+        )
+
+    def jobs(self, body: str) -> list[tuple[ObjectRef, Segment | None]]:
+        """The objects (or object segments, for a continuation) one message names."""
+        checkpoint = continuation_of(body)
+        if checkpoint is None:
+            return [(ref, None) for ref in refs_from_message(body)]
+        try:
+            return [segment_from_message(checkpoint)]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedNotification(f"continuation message is missing {exc}") from None
 
     def process_message(self, body: str) -> list[ObjectResult]:
         """Ingest every object one queue message names; raise to have it delivered again."""
         results = []
-        for ref in refs_from_message(body):
+        for ref, segment in self.jobs(body):
             if self.remaining() < 2 * RESERVE_SECONDS:
                 raise BudgetSpent(f"{ref.uri}: not started, {self.remaining():.0f}s left")
-            result = self.pipeline.ingest(ref)
+            self.sink.start_object()
+            try:
+                result = self.pipeline.ingest(ref, segment)
+            except RETURNED as exc:
+                # Whatever is still buffered is sent again, under the same ids, on redelivery.
+                self.sink.discard()
+                log.warning(
+                    "object returned to the queue",
+                    extra={"object": ref.uri, "reason": f"{type(exc).__name__}: {exc}"},
+                )
+                raise
+            if segment is not None and segment.part is not None and result.outcome == "missing":
+                self._part_missing(ref, segment, result)
             results.append(result)
         self.results.extend(results)
         return results
+
+    def _part_missing(self, ref: ObjectRef, segment: Segment, result: ObjectResult) -> None:
+        # The work part expired before its continuation ran: the lines it held are unread.
+        # Kept as an object dead letter, so `logferry replay` ingests the object again.
+        assert segment.part is not None
+        result.problem = (
+            f"work part {segment.part.uri} is gone: lines from {segment.resume_line} of"
+            f" {ref.uri} were not read ({result.problem})"
+        )
+        result.dead_lettered += self.pipeline.deadletters.write(
+            deadletter_ref(ref, segment),
+            "object",
+            [object_record(ref, segment.format, result.problem)],
+        )
