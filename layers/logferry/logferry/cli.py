@@ -3,6 +3,7 @@
   logferry parse [--format NAME] FILE...          dry run: documents on stdout, rejections on stderr
   logferry ingest PATH|s3://bucket/prefix ...     the pipeline into OpenSearch (backfill, replay)
   logferry setup                                  index template and retention policy
+  logferry search [-f FROM] [-t TO] [-H HOST] ...  mail transactions, newest first
   logferry replay [--dlq-url URL] [--no-deadletters]  dead letters and the DLQ, through again
 
 Exit status: 0 all good, 1 something was rejected or failed, 2 usage error or unreadable input.
@@ -173,6 +174,40 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- search -----------------------------------------------------------------------------
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Mail transactions, newest first; exit 1 when none matched (as grep does)."""
+    from . import search
+    from .client import make_client
+
+    settings = _settings(args)
+    tz = search.display_timezone()
+    try:
+        criteria = search.criteria_from(
+            sender=args.sender,
+            recipient=args.recipient,
+            host=args.host,
+            message_id=args.msgid,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+            tz=tz,
+        )
+    except ValueError as exc:
+        print(f"logferry search: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    hits = search.search(make_client(settings.opensearch_url), settings.index_prefix, criteria)
+    if args.json:
+        for hit in hits:
+            sys.stdout.buffer.write(orjson.dumps({k: hit[k] for k in ("_index", "_id", "_source")}))
+            sys.stdout.buffer.write(b"\n")
+    elif hits:
+        print(search.format_hits(hits, tz))
+    return EXIT_OK if hits else EXIT_REJECTED
+
+
 # -- replay -----------------------------------------------------------------------------
 
 
@@ -239,6 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     setup = commands.add_parser("setup", help="apply index template and retention policy")
     with_cluster(setup)
     setup.set_defaults(func=cmd_setup)
+
+    find = commands.add_parser("search", help="find mail transactions (sender, recipient, ...)")
+    find.add_argument("-f", "--from", dest="sender", help="sender address (* and ? match)")
+    find.add_argument("-t", "--to", dest="recipient", help="recipient address")
+    find.add_argument("-H", "--host", help="mail server (host.name)")
+    find.add_argument("-m", "--msgid", help="Message-ID, with or without <>")
+    find.add_argument("-d", "--since", help="from: YYYY-MM-DD[ HH:MM:SS], or 2h, 7d ago")
+    find.add_argument("-D", "--until", help="until: YYYY-MM-DD[ HH:MM:SS], or 2h, 7d ago")
+    find.add_argument("-n", "--limit", type=int, default=10, help="most recent N (10)")
+    find.add_argument("--json", action="store_true", help="documents as JSON lines")
+    with_cluster(find)
+    find.set_defaults(func=cmd_search)
 
     replay = commands.add_parser(
         "replay", help="ingest dead-letter objects and DLQ messages again (safe to repeat)"

@@ -212,6 +212,9 @@ class Pipeline:
             raise RuntimeError("Pipeline.ingest needs a sink")
         rejections: list[Rejection] = []
         indexed_before, failed_before = sink.stats.indexed, len(sink.failures)
+        # Parts of an entity spread over objects (mail transactions) are merged with what is
+        # indexed instead of overwriting it: such a format hands its merger the documents.
+        merger = fmt.merger(sink, self.settings.index_prefix)
         watch = self.continuations if isinstance(reader, SegmentReader) else None
         skip = segment.skip_items if segment else 0
         consumed, stop = 0, None
@@ -231,6 +234,8 @@ class Pipeline:
                             break
                 if isinstance(item, Rejection):
                     rejections.append(item)
+                elif merger is not None:
+                    merger.add(*item)
                 else:
                     index, doc_id, doc = item
                     try:
@@ -243,6 +248,8 @@ class Pipeline:
         except UnsupportedObject as exc:
             result.outcome = "unsupported"
             result.problem = str(exc)
+        if merger is not None:
+            merger.flush()
         sink.flush()
         if stop is not None:  # out of time: every entry before `stop` is done
             assert watch is not None and isinstance(reader, SegmentReader)

@@ -17,8 +17,11 @@ from . import (
     clb,
     cloudfront,
     cloudtrail,
+    cloudwatch,
     nlb,
+    postfix,
     s3access,
+    sendmail,
     vpcflow,
     waf,
 )
@@ -36,6 +39,9 @@ FORMATS: dict[str, LogFormat] = {
         vpcflow.FORMAT,
         cloudfront.FORMAT,
         s3access.FORMAT,
+        postfix.FORMAT,
+        sendmail.FORMAT,
+        cloudwatch.FORMAT,
     )
 }
 

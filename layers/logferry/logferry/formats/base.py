@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from ..reader import LineReader
@@ -47,6 +47,20 @@ class LogFormat:
         """Documents and rejections from the whole object. Line formats read its lines; a
         format of whole JSON documents overrides this and reads `reader.chunks()`."""
         return self.parse(reader, ctx)
+
+    def merger(self, sink: Any, index_prefix: str) -> DocumentMerger | None:
+        """Hook for documents that are parts of one entity spread over many objects (a mail
+        transaction): a per-object merger that writes them merged with what is already
+        indexed, through `sink`. None (the default): documents are indexed as they are."""
+        return None
+
+
+class DocumentMerger(Protocol):
+    """Takes an object's documents instead of the sink; `flush` writes them, merged."""
+
+    def add(self, index: str, doc_id: str, doc: Document) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class LineFormat(LogFormat):

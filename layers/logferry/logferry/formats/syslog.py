@@ -1,0 +1,158 @@
+"""The syslog envelope of mail logs: time, host, program and message, in three styles.
+
+    Dec 15 15:27:19 smtp sendmail[19936]: pBFERI8l019936: from=<bob@foo.com>, ...
+    2024-08-26T01:33:38.572449+00:00 machine postfix/smtpd[60203]: NOQUEUE: reject: ...
+    <22>1 2024-08-26T01:33:38.572449Z machine postfix/smtpd 60203 - - NOQUEUE: reject: ...
+
+The classic (RFC 3164) style has no year and no zone. The day may be space-padded (`May  5`),
+zero-padded (`Jun 04`) or unpadded (`Mar 7`); some relays insert `<facility.level>` before
+the host. The year comes from the object's own time (S3 LastModified, the notification's
+event time, a file's mtime), never from the clock: a line dated more than a day after that
+time belongs to the year before (December lines in a January object), and one dated a year
+(less a day) before it belongs to the year after (clock skew at New Year). Classic times are
+UTC unless LOGFERRY_MAIL_TIMEZONE names an IANA zone; RFC 3339 and RFC 5424 carry their
+offset. Every time leaves here as UTC ISO 8601 ending in `Z`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..model import ParseError
+
+TIMEZONE_ENV = "LOGFERRY_MAIL_TIMEZONE"
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+# Program tag: `postfix/submission/smtpd[123]:`, `sendmail[1]:`, `postfix/qmgr:` (no pid).
+_TAG = r"(?:<[\w.]+> )?(\S+) ([^\s\[\]:]+)(?:\[\d+\])?:(?: |$)(.*)"
+_CLASSIC = re.compile(
+    r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d(?:\.\d{1,9})?) " + _TAG,
+    re.DOTALL,
+)
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)) " + _TAG, re.DOTALL
+)
+# <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG; SD is "-" or [..][..] with \] escapes.
+_RFC5424 = re.compile(
+    r"<\d{1,3}>1 (\S+) (\S+) (\S+) \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?$",
+    re.DOTALL,
+)
+
+# (utc timestamp, host, program, message)
+Envelope = tuple[str, str, str, str]
+
+
+def configured_timezone(env: dict[str, str] | None = None) -> tzinfo | None:
+    """The zone of year-less classic times, from LOGFERRY_MAIL_TIMEZONE; None means UTC."""
+    name = (os.environ if env is None else env).get(TIMEZONE_ENV, "").strip()
+    if not name or name.upper() in ("UTC", "Z"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{TIMEZONE_ENV}: unknown time zone {name!r}") from None
+
+
+def utc_from_iso(value: str) -> str:
+    """`2024-08-26T01:33:38.572449+02:00` -> `2024-08-25T23:33:38.572449Z` (fraction kept)."""
+    if value[-1] == "Z":
+        return value
+    offset = value[-6:] if value[-3] == ":" else value[-5:]
+    body = value[: -len(offset)]
+    if offset in ("+00:00", "-00:00", "+0000", "-0000"):
+        return body + "Z"
+    sign = -1 if offset[0] == "-" else 1
+    minutes = sign * (int(offset[1:3]) * 60 + int(offset[-2:]))
+    fraction = body[19:]
+    moment = datetime(
+        int(body[0:4]), int(body[5:7]), int(body[8:10]),
+        int(body[11:13]), int(body[14:16]), int(body[17:19]),
+    ) - timedelta(minutes=minutes)  # fmt: skip
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+class SyslogClock:
+    """Dates year-less `Mon DD` times against one object's own time (cached per day)."""
+
+    def __init__(self, object_time: datetime, tz: tzinfo | None = None) -> None:
+        self.tz = tz
+        local = object_time.astimezone(tz or UTC)
+        self.reference = local.date()
+        self._days: dict[tuple[int, int], date] = {}
+
+    def day(self, month: int, day: int) -> date:
+        key = (month, day)
+        found = self._days.get(key)
+        if found is None:
+            found = self._days[key] = self._infer(month, day)
+        return found
+
+    def _infer(self, month: int, day: int) -> date:
+        ref = self.reference
+        latest = ref + timedelta(days=1)  # tolerance for clocks slightly ahead
+        year = ref.year + 1
+        while True:  # the latest date on or before `latest`: Feb 29 walks back to a leap year
+            try:
+                candidate = date(year, month, day)
+            except ValueError:
+                if month == 2 and day == 29 and year > ref.year - 8:
+                    year -= 1
+                    continue
+                raise ParseError(f"time: no such day {month:02d}-{day:02d}") from None
+            if candidate <= latest:
+                return candidate
+            year -= 1
+
+    def timestamp(self, month: int, day: int, clock: str) -> str:
+        """UTC ISO 8601 for a classic `Mon DD HH:MM:SS[.fff]` time."""
+        when = self.day(month, day)
+        if self.tz is None:
+            return f"{when.isoformat()}T{clock}Z"
+        fraction = clock[8:]
+        local = datetime(
+            when.year, when.month, when.day,
+            int(clock[0:2]), int(clock[3:5]), int(clock[6:8]), tzinfo=self.tz,
+        )  # fmt: skip
+        return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def parse_envelope(line: str, clock: SyslogClock) -> Envelope:
+    """(UTC timestamp, host, program, message) of a syslog line, or ParseError."""
+    first = line[:1]
+    if first.isalpha() or first == "<":  # "<PRI>" may precede a classic time
+        m = _CLASSIC.match(line)
+        if m is not None:
+            month = MONTHS.get(m[1])
+            if month is None:
+                raise ParseError(f"syslog: unknown month {m[1]!r}")
+            return clock.timestamp(month, int(m[2]), m[3]), m[4], m[5], m[6]
+    elif first.isdecimal():
+        m = _RFC3339.match(line)
+        if m is not None:
+            return utc_from_iso(m[1]), m[2], m[3], m[4]
+    if first == "<":
+        m = _RFC5424.match(line)
+        if m is not None:
+            if m[1] == "-":
+                raise ParseError("syslog: RFC 5424 line without a timestamp")
+            return utc_from_iso(m[1]), m[2], m[3], (m[4] or "").lstrip("\ufeff")
+    raise ParseError("not a syslog line (expected 'Mon DD HH:MM:SS host program[pid]: ...')")
+
+
+def looks_like_syslog(line: str) -> tuple[str, str] | None:
+    """(host, program) when the line has a syslog envelope; used for content detection."""
+    m = _CLASSIC.match(line) or _RFC3339.match(line)
+    if m is not None:
+        n = len(m.groups())
+        return m[n - 2], m[n - 1]
+    m = _RFC5424.match(line)
+    return (m[2], m[3]) if m is not None else None
