@@ -34,12 +34,13 @@ def os_client(opensearch_url: str) -> Any:
 @pytest.fixture
 def index_prefix(os_client: Any) -> Iterator[str]:
     """A prefix of this test's own, with the template applied: tests never see each other."""
-    from logferry import setup
+    from logferry import monitors, setup
     from logferry.config import Settings
 
     prefix = f"test{uuid.uuid4().hex[:10]}"
     setup.apply(os_client, Settings(index_prefix=prefix))
     yield prefix
+    monitors.remove(os_client, prefix)  # setup installs them where Alerting is present
     os_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
     os_client.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
 
