@@ -6,10 +6,12 @@ that raises is reported in `batchItemFailures` and only it returns to the queue.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -24,6 +26,11 @@ from logferry.metrics import publish_batch_metrics, publish_object_metrics, publ
 from logferry.runtime import IngestService
 
 logger = Logger()
+# The library logs through `logging.getLogger("logferry.*")`: give it this logger's JSON
+# handler, so its lines (one per object, retries, checkpoints) carry the same context keys.
+# (Nothing to copy when the service is named "logferry": then it is this very logger.)
+logging.getLogger("logferry")
+copy_config_to_registered_loggers(source_logger=logger, include={"logferry"})
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 settings = Settings.from_env()
@@ -32,8 +39,7 @@ service = IngestService(settings, boto3.client("s3"), make_client(settings.opens
 
 def record_handler(record: SQSRecord) -> None:
     with logger.append_context_keys(message_id=record.message_id):
-        for result in service.process_message(record.body):
-            logger.info("object processed", **result.as_log())
+        for result in service.process_message(record.body):  # each logs "object done"
             publish_object_metrics(metrics, result)
 
 

@@ -3,7 +3,9 @@ local OpenSearch: typed, idempotent, dead letters kept, partial batch failures e
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -172,3 +174,35 @@ def test_ism_policy_is_attached_to_the_new_index(
     assert explain[index]["index.plugins.index_state_management.policy_id"] == (
         f"{index_prefix}-retention"
     )
+
+
+@pytest.mark.parametrize("service", ["logferry", "mail-edge"])
+def test_every_object_logs_one_json_line_with_its_message_and_counts(
+    aws_env: None, index_prefix: str, opensearch_url: str, service: str
+) -> None:
+    wiring = Wiring.create()
+    app = load_ingest_handler(
+        {
+            "OPENSEARCH_URL": opensearch_url,
+            "LOGFERRY_INDEX_PREFIX": index_prefix,
+            "POWERTOOLS_SERVICE_NAME": service,
+        }
+    )
+    # What the handler's JSON log handler writes (in Lambda: stdout, to CloudWatch Logs).
+    out = io.StringIO()
+    for handler in logging.getLogger(service).handlers:
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(out)
+    wiring.put(NLB_KEY, gz("\n".join(nlb_line(n) for n in range(20)) + "\nnot nlb\n"))
+    [record] = wiring.receive()
+
+    app.lambda_handler({"Records": [record]}, FakeLambdaContext())
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if line]
+    done = [line for line in lines if line.get("message") == "object done"]
+    assert len(done) == 1, lines  # whatever the service is called
+    assert done[0]["service"] == service
+    assert done[0]["message_id"] == record["messageId"]
+    result = done[0]["result"]
+    assert result["object"].endswith(f"/{NLB_KEY}") and result["outcome"] == "indexed"
+    assert (result["documents"], result["rejected"]) == (20, 1)
