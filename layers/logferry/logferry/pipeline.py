@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
 from .config import Settings
 from .deadletter import DeadLetters, document_record, line_record, object_record
 from .formats import format_for_content, format_for_key, get_format, skip_reason
-from .formats.base import LogFormat
-from .model import Document, ObjectRef, ParseContext, Rejection, UnsupportedObject
+from .formats.base import LineParser, LogFormat, line_rejection
+from .model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from .reader import LineReader, Readable
 from .sink import BulkSink
 
@@ -117,6 +118,56 @@ def document_id(identity: str, doc: Document) -> str:
     return f"{identity}-{doc.position}"
 
 
+NO_TIMESTAMP = "document without a valid @timestamp"
+
+
+def _day_index(indices: dict[str, str], ts: object, prefix: str, source: str) -> str | None:
+    """The index of the day of `ts` (remembered in `indices`, by YYYY-MM-DD), or None when it
+    is no valid @timestamp (not a string of at least a date)."""
+    if not isinstance(ts, str) or len(ts) < 10:
+        return None
+    if len(indices) >= 4096:  # hostile objects with a new day per line
+        indices.clear()
+    index = indices[ts[:10]] = index_name(prefix, source, ts)
+    return index
+
+
+def _unwritable(position: int, source: Source, exc: Exception) -> Rejection:
+    return Rejection(position, f"document cannot be written as JSON: {exc}", str(source)[:2048])
+
+
+class _Attention:
+    """When the entry loop of `_ingest_lines` must stop and look, for a watched object
+    (checkpoint.Continuations): the entries an earlier invocation handled are passed over,
+    and every `check_every` entries the time budget is checked. The loop compares its entry
+    count with `at` and calls `look` only when it is reached; unwatched, never."""
+
+    def __init__(self, watch: Continuations | None, skip: int, context: tuple[Any, ...]) -> None:
+        self.watch = watch
+        self.skip = skip
+        self.context = context  # (ref, segment, fmt, reader), for watch.next_check
+        self.stop: tuple[str, str, Document] | Rejection | None = None
+        # The first look at the clock comes after some progress, so every invocation moves on.
+        self.look_at = skip + watch.check_every if watch is not None else 0
+        self.at = (1 if skip else self.look_at) if watch is not None else sys.maxsize
+
+    def look(self, consumed: int, item: tuple[str, str, Document] | Rejection) -> bool:
+        """Whether to pass over `item`, the `consumed`-th entry: handled by an earlier
+        invocation, or out of time (then `stop` is set, and the loop ends before it)."""
+        if consumed <= self.skip:
+            return True  # handled by an earlier invocation
+        self.at = self.look_at
+        if consumed < self.look_at:
+            return False
+        assert self.watch is not None
+        ref, segment, fmt, reader = self.context
+        self.look_at = self.at = self.watch.next_check(consumed, item, ref, segment, fmt, reader)
+        if not self.look_at:
+            self.stop = item
+            return True
+        return False
+
+
 @dataclass
 class Pipeline:
     settings: Settings
@@ -142,7 +193,7 @@ class Pipeline:
                 continue
             ts = item.source.get("@timestamp")
             if not isinstance(ts, str) or len(ts) < 10:
-                yield Rejection(item.position, "document without a valid @timestamp", "")
+                yield Rejection(item.position, NO_TIMESTAMP, "")
                 continue
             yield index_name(prefix, source, ts), document_id(identity, item), item
 
@@ -191,6 +242,73 @@ class Pipeline:
         finally:
             reader.close()
 
+    def _send_lines(
+        self,
+        ref: ObjectRef,
+        fmt: LogFormat,
+        reader: LineReader,
+        ctx: ParseContext,
+        lines: LineParser,
+        sink: BulkSink,
+        rejections: list[Rejection],
+        attention: _Attention,
+    ) -> int:
+        """The loop of `_ingest_lines` for a format with one entry per line, in one frame:
+        line -> document -> index and id -> JSON -> sink. It does what `documents` and
+        `parse_entries` do (same documents, ids and rejections) without their two generator
+        hops, Document and tuple per line, and with the index name looked up by day.
+        Returns the entries consumed (counted for the watch)."""
+        take_header, parse_line = lines
+        keep_original = ctx.keep_original
+        index_prefix, source_name = self.settings.index_prefix, fmt.index_source
+        id_prefix = ref.identity + "-"
+        indices: dict[str, str] = {}  # YYYY-MM-DD -> index name
+        dumps, add, reject = orjson.dumps, sink.add, rejections.append
+        consumed = 0
+        at = attention.at
+        for lineno, line in reader:
+            if take_header is not None and take_header(line):
+                continue
+            try:
+                source = parse_line(line)
+            except Exception as exc:
+                rejection = line_rejection(lineno, line, exc)
+            else:
+                if keep_original:
+                    source["event"]["original"] = line
+                try:  # the index of a day seen before: a hit implies a valid @timestamp
+                    index: str | None = indices[source["@timestamp"][:10]]
+                except (KeyError, TypeError):  # a new day, or no valid @timestamp
+                    index = _day_index(indices, source.get("@timestamp"), index_prefix, source_name)
+                if index is not None:
+                    doc_id = id_prefix + str(lineno)
+                    consumed += 1
+                    if consumed >= at:  # only when watched: see _Attention
+                        passed = attention.look(consumed, (index, doc_id, Document(source, lineno)))
+                        at = attention.at
+                        if passed:
+                            if attention.stop is not None:
+                                break
+                            continue
+                    try:
+                        body = dumps(source)
+                    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                        reject(_unwritable(lineno, source, exc))
+                        continue
+                    add(index, doc_id, body)
+                    continue
+                rejection = Rejection(lineno, NO_TIMESTAMP, "")
+            consumed += 1
+            if consumed >= at:
+                passed = attention.look(consumed, rejection)
+                at = attention.at
+                if passed:
+                    if attention.stop is not None:
+                        break
+                    continue
+            reject(rejection)
+        return consumed
+
     def _ingest_lines(
         self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None
     ) -> ObjectResult:
@@ -217,40 +335,44 @@ class Pipeline:
         merger = fmt.merger(sink, self.settings.index_prefix)
         watch = self.continuations if isinstance(reader, SegmentReader) else None
         skip = segment.skip_items if segment else 0
-        consumed, stop = 0, None
-        # The first look at the clock comes after some progress, so every invocation moves on.
-        look_at = skip + watch.check_every if watch is not None else 0
+        attention = _Attention(watch, skip, (ref, segment, fmt, reader))
+        consumed = 0
         try:
-            for item in self.documents(ref, fmt, reader, ctx):
-                if watch is not None:
+            lines = fmt.line_parser(reader, ctx) if merger is None else None
+            if lines is not None:
+                consumed = self._send_lines(
+                    ref, fmt, reader, ctx, lines, sink, rejections, attention
+                )
+            else:
+                at = attention.at
+                for item in self.documents(ref, fmt, reader, ctx):
                     consumed += 1
-                    if consumed <= skip:
-                        continue  # handled by an earlier invocation
-                    if consumed >= look_at:
-                        assert isinstance(reader, SegmentReader)
-                        look_at = watch.next_check(consumed, item, ref, segment, fmt, reader)
-                        if not look_at:
-                            stop = item
-                            break
-                if isinstance(item, Rejection):
-                    rejections.append(item)
-                elif merger is not None:
-                    merger.add(*item)
-                else:
-                    index, doc_id, doc = item
-                    try:
-                        body = orjson.dumps(doc.source)
-                    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-                        reason = f"document cannot be written as JSON: {exc}"
-                        rejections.append(Rejection(doc.position, reason, str(doc.source)[:2048]))
-                        continue
-                    sink.add(index, doc_id, body)
+                    if consumed >= at:  # only when watched: see _Attention
+                        passed = attention.look(consumed, item)
+                        at = attention.at
+                        if passed:
+                            if attention.stop is not None:
+                                break
+                            continue
+                    if isinstance(item, Rejection):
+                        rejections.append(item)
+                    elif merger is not None:
+                        merger.add(*item)
+                    else:
+                        index, doc_id, doc = item
+                        try:
+                            body = orjson.dumps(doc.source)
+                        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                            rejections.append(_unwritable(doc.position, doc.source, exc))
+                            continue
+                        sink.add(index, doc_id, body)
         except UnsupportedObject as exc:
             result.outcome = "unsupported"
             result.problem = str(exc)
         if merger is not None:
             merger.flush()
         sink.flush()
+        stop = attention.stop
         if stop is not None:  # out of time: every entry before `stop` is done
             assert watch is not None and isinstance(reader, SegmentReader)
             done = sink.stats.indexed - indexed_before

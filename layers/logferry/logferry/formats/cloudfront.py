@@ -30,7 +30,17 @@ import orjson
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
 from ..reader import LineReader
-from .base import BOOLEAN, FLOAT, KEYWORD, LONG, LogFormat, obj, parse_entries, tls_version
+from .base import (
+    BOOLEAN,
+    FLOAT,
+    KEYWORD,
+    LONG,
+    LineParser,
+    LogFormat,
+    obj,
+    parse_entries,
+    tls_version,
+)
 
 LEGACY_HEADER = (
     "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer)"
@@ -215,6 +225,12 @@ def _epoch(value: str, per_second: int, field: str) -> str:
     return when.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
+# Date and time checked lately -> @timestamp: the records of an object share a few hundred
+# seconds, so a lookup replaces the pattern match. Bounded: cleared when full. With the aws
+# loop in _build: 10.6 -> 9.7 us a record (whole path), 75.9k -> 68.8k instructions (parse).
+_TIMES: dict[str, str] = {}
+
+
 def _timestamp(c: list[str], lay: Layout) -> str:
     value = c[lay.timestamp_ms]
     if value != "-":
@@ -226,9 +242,14 @@ def _timestamp(c: list[str], lay: Layout) -> str:
     if date == "-" or clock == "-":
         raise ParseError("no date and time (nor timestamp): a record needs a time")
     ts = f"{date}T{clock}"
-    if _TIMESTAMP.fullmatch(ts) is None:
-        raise ParseError(f"date/time: expected YYYY-MM-DD and HH:MM:SS, got {ts[:40]!r}")
-    return ts + "Z"
+    iso = _TIMES.get(ts)
+    if iso is None:
+        if _TIMESTAMP.fullmatch(ts) is None:
+            raise ParseError(f"date/time: expected YYYY-MM-DD and HH:MM:SS, got {ts[:40]!r}")
+        if len(_TIMES) >= 4096:
+            _TIMES.clear()
+        iso = _TIMES[ts] = ts + "Z"
+    return iso
 
 
 def _build(c: list[str], lay: Layout) -> Source:
@@ -326,13 +347,11 @@ def _build(c: list[str], lay: Layout) -> Source:
     if value != "-":
         aws["forwarded_for"] = [ip.strip() for ip in _decode(value).split(",") if ip.strip()]
 
-    aws.update(
-        {
-            key: _decode(value) if "%" in value else value
-            for i, key in lay.texts
-            if (value := c[i]) != "-"
-        }
-    )
+    # Stored one by one: a comprehension handed to aws.update builds every entry twice.
+    for i, key in lay.texts:
+        value = c[i]
+        if value != "-":
+            aws[key] = _decode(value) if "%" in value else value
     key = ""
     try:
         for i, key in lay.longs:
@@ -466,12 +485,21 @@ class CloudFrontFormat(LogFormat):
         return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
+        self._refuse_parquet(reader, ctx)
+        return self.parse(reader, ctx)
+
+    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser:
+        self._refuse_parquet(reader, ctx)
+        parser = _Parser()
+        return parser.take_header, parser.record
+
+    @staticmethod
+    def _refuse_parquet(reader: LineReader, ctx: ParseContext) -> None:
         if ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1"):
             raise UnsupportedObject(
                 f"CloudFront logs in Parquet are not supported: {ctx.ref.uri}"
                 " (choose the json, w3c or plain output format)"
             )
-        return self.parse(reader, ctx)
 
 
 FORMAT = CloudFrontFormat()

@@ -27,7 +27,7 @@ import orjson
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
 from ..reader import LineReader
-from .base import INTEGER, IP, KEYWORD, LONG, LogFormat, obj, parse_entries
+from .base import INTEGER, IP, KEYWORD, LONG, LineParser, LogFormat, obj, parse_entries
 
 DEFAULT_HEADER = (
     "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes"
@@ -423,12 +423,21 @@ class VpcFlowFormat(LogFormat):
         return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
+        self._refuse_parquet(reader, ctx)
+        return self.parse(reader, ctx)
+
+    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser:
+        self._refuse_parquet(reader, ctx)
+        parser = _Parser()
+        return parser.take_header, parser.record
+
+    @staticmethod
+    def _refuse_parquet(reader: LineReader, ctx: ParseContext) -> None:
         if _is_parquet(ctx.ref.key, reader.peek(4)):
             raise UnsupportedObject(
                 f"VPC flow logs in Parquet are not supported: {ctx.ref.uri}"
                 " (deliver them as plain text, or convert them first)"
             )
-        return self.parse(reader, ctx)
 
 
 FORMAT = VpcFlowFormat()
