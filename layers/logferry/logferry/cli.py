@@ -134,6 +134,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         BulkTransport(make_client(settings.opensearch_url)),
         max_bytes=settings.bulk_max_bytes,
         max_docs=settings.bulk_max_docs,
+        concurrency=settings.bulk_concurrency,
     )
     local = Pipeline(settings, LocalFiles(), sink, deadletters, args.format)
     remote = Pipeline(settings, S3Objects(s3), sink, deadletters, args.format) if s3 else None

@@ -7,8 +7,14 @@ from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
 
+# Connections kept open to the cluster: the sink's requests in flight (at most
+# config.MAX_BULK_CONCURRENCY) plus the caller's own (the mail merger's reads and writes).
+# urllib3 keeps one by default: a second request at the same time would open a connection and
+# close it afterwards, every time. The client is safe to share between threads.
+POOL_MAXSIZE = 10
 
-def make_client(url: str, *, timeout: float = 60.0) -> OpenSearch:
+
+def make_client(url: str, *, timeout: float = 60.0, pool_maxsize: int = POOL_MAXSIZE) -> OpenSearch:
     """A client for `url`; AWS endpoints (*.amazonaws.com) are signed with the caller's role.
 
     Retries are the sink's job (with backoff and a time budget), so the client makes none.
@@ -31,4 +37,5 @@ def make_client(url: str, *, timeout: float = 60.0) -> OpenSearch:
         connection_class=Urllib3HttpConnection,
         timeout=timeout,
         max_retries=0,
+        pool_maxsize=pool_maxsize,
     )

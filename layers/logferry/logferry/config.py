@@ -11,6 +11,18 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return int(value) if value else default
 
 
+# Bulk requests in flight per process, at most: client.make_client keeps more connections open.
+MAX_BULK_CONCURRENCY = 8
+
+
+def _concurrency(value: int) -> int:
+    if not 1 <= value <= MAX_BULK_CONCURRENCY:
+        raise ValueError(
+            f"LOGFERRY_BULK_CONCURRENCY: expected 1 to {MAX_BULK_CONCURRENCY}, got {value}"
+        )
+    return value
+
+
 def _named_numbers(spec: str, setting: str) -> tuple[tuple[str, float], ...]:
     """Parse "name=1,other=0.5" (thresholds)."""
     pairs = []
@@ -65,6 +77,10 @@ class Settings:
     # Bulk requests are cut at this many bytes or documents, whichever comes first.
     bulk_max_bytes: int = 5 * 1024**2
     bulk_max_docs: int = 5000
+    # Bulk requests in flight while parsing goes on (logferry.sink), 1 to MAX_BULK_CONCURRENCY;
+    # 1 = one request at a time. 2 measured best (docs/benchmark.md): a third added memory, not
+    # speed. Each invocation keeps this many requests on the domain.
+    bulk_concurrency: int = 2
     retention_days: int = 90
     keep_original: bool = False
     # OpenSearch Dashboards base URL (on AWS: https://<domain endpoint>/_dashboards); empty =
@@ -94,6 +110,9 @@ class Settings:
             max_line_bytes=_int(env, "LOGFERRY_MAX_LINE_BYTES", default.max_line_bytes),
             bulk_max_bytes=_int(env, "LOGFERRY_BULK_MAX_BYTES", default.bulk_max_bytes),
             bulk_max_docs=_int(env, "LOGFERRY_BULK_MAX_DOCS", default.bulk_max_docs),
+            bulk_concurrency=_concurrency(
+                _int(env, "LOGFERRY_BULK_CONCURRENCY", default.bulk_concurrency)
+            ),
             retention_days=_int(env, "LOGFERRY_RETENTION_DAYS", default.retention_days),
             keep_original=env.get("LOGFERRY_KEEP_ORIGINAL", "").lower() in ("1", "true", "yes"),
             dashboards_url=env.get("LOGFERRY_DASHBOARDS_URL", ""),

@@ -59,6 +59,7 @@ class IngestService:
             max_bytes=self.settings.bulk_max_bytes,
             max_docs=self.settings.bulk_max_docs,
             remaining=lambda: self.remaining() - RESERVE_SECONDS,
+            concurrency=self.settings.bulk_concurrency,
         )
         deadletters: DeadLetters
         if self.settings.deadletter_bucket:
@@ -112,6 +113,12 @@ class IngestService:
                     "object returned to the queue",
                     extra={"object": ref.uri, "reason": f"{type(exc).__name__}: {exc}"},
                 )
+                raise
+            except Exception:
+                # Not expected (a bug): the message fails as a whole. What this object still
+                # had buffered is dropped and its requests in flight end here: nothing of it is
+                # sent with the next object, and its counts are this invocation's.
+                self.sink.discard()
                 raise
             if segment is not None and segment.part is not None and result.outcome == "missing":
                 self._part_missing(ref, segment, result)

@@ -1,8 +1,10 @@
 """Documents -> OpenSearch _bulk, with retries for what may succeed later and dead letters for
 what never will.
 
-Bodies are serialised once (orjson) and sent as pre-built NDJSON, so a document costs one
-dumps and a few concatenations. Requests are cut by bytes and by count. Per item:
+Bodies are serialised once (orjson) and appended to one NDJSON buffer per batch, sent as it
+is: a document costs one dumps and three appends, and a batch in flight holds one bytes object
+(no per-document objects, no second copy for the request). Requests are cut by bytes and by
+count. Per item:
 - 2xx: indexed.
 - 429 and 5xx: retried with exponential backoff and full jitter.
 - any other status (mapping conflict, oversize, invalid index name): permanent; the document
@@ -19,15 +21,29 @@ Retrying stops, with SinkUnavailable, at whichever comes first: the caller's tim
 `max_retry_seconds` of backoff sleep for the current object. The caller then returns its
 message to the queue instead of sleeping its budget away; a redelivery re-sends the object
 under the same ids, so nothing is duplicated.
+
+Requests in flight (`concurrency`): with 1, every batch is sent, retried and settled in the
+caller's thread before `add` returns, one request at a time. With N > 1, a full batch goes to
+one of N sender threads (its whole life: requests, retries, backoff) and the caller parses on;
+when N batches are out, `add` waits for one to end, so memory stays at N + 1 batches. A sender
+never touches `stats` or `failures`: it counts into its batch's own tally, which the caller's
+thread adds in when it collects the batch (the next `add` that cuts a batch, `flush`,
+`discard`), so counts read after `flush()` are exact and nothing else that counts into `stats`
+(the mail merger) races with a sender. What the senders share, the documents per request and
+the object's backoff allowance, is behind a lock. A batch that raises (SinkUnavailable, or
+anything else) stops the others from retrying further: the requests in flight end, their
+counts are kept, and the first error is raised by `add` or `flush`, as with one request.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -41,8 +57,6 @@ OVERLOAD = frozenset({429, 503})
 TIMEOUT = "TIMEOUT"
 # A request never waits longer than this, nor longer than the budget left.
 REQUEST_TIMEOUT = 60.0
-
-Entry = tuple[tuple[str, str], bytes, bytes]  # ((index, id), action line, source)
 
 
 class SinkUnavailable(Exception):
@@ -67,6 +81,50 @@ class SinkStats:
     failed: int = 0
     # Requests that failed as a whole (connection refused/reset, timeout, 5xx/429 on _bulk).
     request_failures: int = 0
+
+    def add(self, other: SinkStats) -> None:
+        for counter in fields(self):
+            name = counter.name
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Tally:
+    """What one batch's requests did: the sink's own stats and failures when the batch is
+    sent in the caller's thread, its own (added in later by the caller) in a sender thread."""
+
+    stats: SinkStats = field(default_factory=SinkStats)
+    failures: list[FailedDocument] = field(default_factory=list)
+
+
+class _Batch:
+    """The documents of one batch as the NDJSON of a _bulk request (action line and source
+    line each) and where each document starts; documents are named by their position."""
+
+    __slots__ = ("body", "starts")
+
+    def __init__(self, body: bytes, starts: list[int]) -> None:
+        self.body = body
+        self.starts = starts  # one offset per document, then len(body)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def ndjson(self, step: list[int]) -> bytes:
+        """The request body for these documents (in order)."""
+        first, last = step[0], step[-1]
+        if last - first + 1 == len(step):  # a run of documents: one slice, or the whole body
+            if len(step) == len(self):
+                return self.body
+            return self.body[self.starts[first] : self.starts[last + 1]]
+        with memoryview(self.body) as view:
+            return b"".join(view[self.starts[n] : self.starts[n + 1]] for n in step)
+
+    def document(self, n: int) -> tuple[str, str, bytes]:
+        """Index, id and source of one document (for a FailedDocument: rarely needed)."""
+        action, _, source = self.body[self.starts[n] : self.starts[n + 1]].partition(b"\n")
+        meta = orjson.loads(action)["index"]
+        return meta["_index"], meta["_id"], source[:-1]
 
 
 class BulkTransport:
@@ -104,18 +162,27 @@ class BulkSink:
     sleep: Callable[[float], None] = time.sleep
     stats: SinkStats = field(default_factory=SinkStats)
     failures: list[FailedDocument] = field(default_factory=list)
+    # Batches in flight at once (sender threads); 1: one request at a time, in the caller.
+    concurrency: int = 1
 
     def __post_init__(self) -> None:
-        self._actions: list[bytes] = []
-        self._bodies: list[bytes] = []
-        self._keys: list[tuple[str, str]] = []
-        self._bytes = 0
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        self._buffer = bytearray()
+        self._starts: list[int] = []
         # Shrinks on overload, grows back on success: the "smaller batches" of backpressure.
         self._docs_limit = self.max_docs
         self._slept = 0.0
+        # Guards what sender threads share: _docs_limit and _slept.
+        self._lock = threading.Lock()
+        # Set while the batches in flight are being stopped: senders retry no more.
+        self._stopping = threading.Event()
+        self._senders: ThreadPoolExecutor | None = None
+        self._in_flight: list[tuple[Future[None], _Tally]] = []
 
     def start_object(self) -> None:
         """A new object begins: its retry allowance starts afresh."""
+        self._stop_in_flight()  # (left over only when the last object ended in an exception)
         self._slept = 0.0
 
     @property
@@ -124,57 +191,148 @@ class BulkSink:
         return self._docs_limit
 
     def add(self, index: str, doc_id: str, body: bytes) -> None:
-        action = b'{"index":{"_index":"%s","_id":"%s"}}\n' % (index.encode(), doc_id.encode())
-        self._actions.append(action)
-        self._bodies.append(body)
-        self._keys.append((index, doc_id))
-        self._bytes += len(action) + len(body) + 1
-        if self._bytes >= self.max_bytes or len(self._actions) >= self._docs_limit:
-            self.flush()
+        buffer = self._buffer
+        self._starts.append(len(buffer))
+        buffer += b'{"index":{"_index":"%s","_id":"%s"}}\n' % (index.encode(), doc_id.encode())
+        buffer += body
+        buffer += b"\n"
+        if len(buffer) >= self.max_bytes or len(self._starts) >= self._docs_limit:
+            self._dispatch(self._take())
 
     def add_source(self, index: str, doc_id: str, source: dict[str, Any]) -> None:
         self.add(index, doc_id, orjson.dumps(source))
 
     @property
     def pending(self) -> int:
-        return len(self._actions)
+        """Documents buffered, not yet handed to a request."""
+        return len(self._starts)
+
+    @property
+    def in_flight(self) -> int:
+        """Batches handed to sender threads and not yet collected."""
+        return len(self._in_flight)
 
     def discard(self) -> int:
-        """Drop what is buffered (the object is abandoned and will be sent again later)."""
-        dropped = len(self._actions)
-        self._actions, self._bodies, self._keys, self._bytes = [], [], [], 0
+        """Drop what is buffered (the object is abandoned and will be sent again later); the
+        batches in flight end without further retries, their counts kept."""
+        dropped = len(self._starts)
+        self._take()
+        self._stop_in_flight()
         return dropped
 
     def flush(self) -> None:
-        if not self._actions:
+        """Send what is buffered and wait for every batch in flight; raise the first error."""
+        if self._starts:
+            self._dispatch(self._take())
+        if self._in_flight:
+            wait([future for future, _ in self._in_flight])
+            self._collect()
+
+    def _take(self) -> _Batch:
+        starts = self._starts
+        starts.append(len(self._buffer))
+        batch = _Batch(bytes(self._buffer), starts)
+        self._buffer, self._starts = bytearray(), []
+        return batch
+
+    # -- in flight (the caller's thread) -------------------------------------------------------
+
+    def _dispatch(self, batch: _Batch) -> None:
+        if not batch:
             return
-        batch: list[Entry] = list(zip(self._keys, self._actions, self._bodies, strict=True))
-        self.discard()
+        if self.concurrency == 1:
+            self._deliver(batch, _Tally(self.stats, self.failures))
+            return
+        self._collect()
+        while len(self._in_flight) >= self.concurrency:
+            wait([future for future, _ in self._in_flight], return_when=FIRST_COMPLETED)
+            self._collect()
+        if self._senders is None:
+            self._senders = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bulk")
+        tally = _Tally()
+        self._in_flight.append((self._senders.submit(self._deliver, batch, tally), tally))
+
+    def _collect(self) -> None:
+        """Add in the batches that ended; if one raised, stop the rest and raise its error."""
+        ended: list[tuple[Future[None], _Tally]] = []
+        going: list[tuple[Future[None], _Tally]] = []
+        for job in self._in_flight:
+            (ended if job[0].done() else going).append(job)
+        if not ended:
+            return
+        self._in_flight = going
+        errors = self._settle(ended)
+        if errors:
+            errors += self._stop_in_flight()
+            # A BaseException from a sender (the process being torn down) outranks the rest.
+            raise next((e for e in errors if not isinstance(e, Exception)), errors[0])
+
+    def _stop_in_flight(self) -> list[BaseException]:
+        """Let the batches in flight end without retrying, keep their counts, return errors."""
+        if not self._in_flight:
+            return []
+        self._stopping.set()
+        try:
+            jobs, self._in_flight = self._in_flight, []
+            wait([future for future, _ in jobs])
+            return self._settle(jobs)
+        finally:
+            self._stopping.clear()
+
+    def _settle(self, jobs: list[tuple[Future[None], _Tally]]) -> list[BaseException]:
+        errors = []
+        for future, tally in jobs:
+            self.stats.add(tally.stats)
+            self.failures.extend(tally.failures)
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+        return errors
+
+    # -- one batch (the caller's thread, or a sender's) -----------------------------------------
+
+    def _deliver(self, batch: _Batch, tally: _Tally) -> None:
+        """Send one batch until every document is indexed, refused for good, or given up."""
         attempt = 0  # consecutive attempts that needed a retry (sets the backoff)
         stalled = 0  # consecutive attempts in which nothing at all was accepted
-        while batch:
-            step = batch[: self._docs_limit]
-            retry = self._send(step)
-            batch = retry + batch[len(step) :]
+        todo = list(range(len(batch)))  # documents not yet indexed nor refused, in order
+        while todo:
+            if self._stopping.is_set():
+                raise SinkUnavailable(
+                    f"{len(todo)} documents not sent: another request of this object failed"
+                )
+            step = todo[: self._docs_limit]
+            retry = self._send(batch, step, tally)
+            todo = retry + todo[len(step) :]
             if not retry:
                 attempt = stalled = 0
-                self._docs_limit = min(self.max_docs, self._docs_limit * 2)
+                with self._lock:
+                    self._docs_limit = min(self.max_docs, self._docs_limit * 2)
                 continue
             attempt += 1
             stalled = stalled + 1 if len(retry) == len(step) else 0
-            self.stats.retried_items += len(retry)
+            tally.stats.retried_items += len(retry)
             delay = random.uniform(0, min(self.max_backoff, self.base_backoff * 2**attempt))
             why = None
-            if stalled >= self.max_stalled:
-                why = f"nothing accepted in {stalled} attempts in a row"
-            elif self._slept + delay > self.max_retry_seconds:
-                why = f"retry allowance of {self.max_retry_seconds:.0f}s for this object spent"
-            elif self.remaining() < delay + 1.0:
-                why = "time budget spent"
+            with self._lock:
+                if stalled >= self.max_stalled:
+                    why = f"nothing accepted in {stalled} attempts in a row"
+                elif self._slept + delay > self.max_retry_seconds:
+                    why = f"retry allowance of {self.max_retry_seconds:.0f}s for this object spent"
+                elif self.remaining() < delay + 1.0:
+                    why = "time budget spent"
+                else:
+                    self._slept += delay
             if why:
-                raise SinkUnavailable(f"{len(batch)} documents not accepted by OpenSearch: {why}")
+                raise SinkUnavailable(f"{len(todo)} documents not accepted by OpenSearch: {why}")
             log.warning("bulk: retrying %d documents in %.2fs", len(retry), delay)
-            self._slept += delay
+            self._pause(delay)
+
+    def _pause(self, delay: float) -> None:
+        if self.sleep is time.sleep:
+            # The real clock: a sender wakes at once when the batches in flight are stopped.
+            self._stopping.wait(delay)
+        else:
             self.sleep(delay)
 
     def _timeout(self) -> float | None:
@@ -184,14 +342,15 @@ class BulkSink:
         # Never wait on a request past the budget: a hung connection must not eat it.
         return max(1.0, min(REQUEST_TIMEOUT, left - 1.0))
 
-    def _overloaded(self) -> None:
-        self.stats.throttled += 1
-        self._docs_limit = max(self.max_docs // 64, 1, self._docs_limit // 2)
+    def _overloaded(self, tally: _Tally) -> None:
+        tally.stats.throttled += 1
+        with self._lock:
+            self._docs_limit = max(self.max_docs // 64, 1, self._docs_limit // 2)
 
-    def _send(self, step: list[Entry]) -> list[Entry]:
-        """Send one request; return the entries to retry."""
-        body = b"".join(action + source + b"\n" for _, action, source in step)
-        self.stats.requests += 1
+    def _send(self, batch: _Batch, step: list[int], tally: _Tally) -> list[int]:
+        """Send one request for these documents of the batch; return the ones to retry."""
+        body = batch.ndjson(step)
+        tally.stats.requests += 1
         try:
             timeout = self._timeout()
             # (transports without a timeout parameter keep working when there is no budget)
@@ -204,44 +363,44 @@ class BulkSink:
                 # The request itself was refused (e.g. 413 too large): split or give up per doc.
                 if len(step) > 1:
                     half = len(step) // 2
-                    return self._send(step[:half]) + self._send(step[half:])
-                (index, doc_id), _, source = step[0]
-                self._fail(index, doc_id, source, status, f"request refused: {exc}")
+                    return self._send(batch, step[:half], tally) + self._send(
+                        batch, step[half:], tally
+                    )
+                self._fail(tally, batch, step[0], status, f"request refused: {exc}")
                 return []
-            self.stats.request_failures += 1
+            tally.stats.request_failures += 1
             if status in OVERLOAD or status == TIMEOUT:
-                self._overloaded()
+                self._overloaded(tally)
             log.warning("bulk request failed (%s): %s", status or type(exc).__name__, exc)
             return step
         if not response.get("errors"):
-            self.stats.indexed += len(step)
+            tally.stats.indexed += len(step)
             return []
         items = response.get("items")
         if not isinstance(items, list) or len(items) != len(step):
             # Not an answer per document: nothing can be trusted; send it all again.
-            self.stats.request_failures += 1
+            tally.stats.request_failures += 1
             log.warning("bulk: malformed response, %d documents sent again", len(step))
             return step
         retry = []
         overloaded = False
-        for entry, item in zip(step, items, strict=True):
+        for n, item in zip(step, items, strict=True):
             result = next(iter(item.values()))
             status = result.get("status", 0)
             if status < 300:
-                self.stats.indexed += 1
+                tally.stats.indexed += 1
             elif status in RETRYABLE:
                 overloaded |= status in OVERLOAD
-                retry.append(entry)
+                retry.append(n)
             else:
-                (index, doc_id), _, source = entry
-                self._fail(index, doc_id, source, status, _reason(result.get("error")))
+                self._fail(tally, batch, n, status, _reason(result.get("error")))
         if overloaded:
-            self._overloaded()
+            self._overloaded(tally)
         return retry
 
-    def _fail(self, index: str, doc_id: str, body: bytes, status: int, reason: str) -> None:
-        self.stats.failed += 1
-        self.failures.append(FailedDocument(index, doc_id, body, status, reason))
+    def _fail(self, tally: _Tally, batch: _Batch, n: int, status: int, reason: str) -> None:
+        tally.stats.failed += 1
+        tally.failures.append(FailedDocument(*batch.document(n), status, reason))
 
 
 def _reason(error: Any) -> str:
