@@ -11,10 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REALWORLD = SHARED / "realworld-logs"
+
+# Property tests: no per-example deadline (a loaded machine is slow, not wrong). HYPOTHESIS_PROFILE
+# "ci" (.ci/run) also derandomizes: CI runs the same examples every time, so it fails only for a
+# change; "explore" runs ten times the examples, to hunt.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True)
+settings.register_profile("explore", deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
