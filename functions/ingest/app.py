@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from logferry.client import make_client
 from logferry.config import Settings
+from logferry.heap import keep_freed_memory
 from logferry.metrics import publish_batch_metrics, publish_object_metrics, publish_sink_metrics
 from logferry.runtime import IngestService
 
@@ -33,6 +34,7 @@ logging.getLogger("logferry")
 copy_config_to_registered_loggers(source_logger=logger, include={"logferry"})
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
+keep_freed_memory()  # batch buffers reuse freed pages instead of faulting in new ones
 settings = Settings.from_env()
 service = IngestService(settings, boto3.client("s3"), make_client(settings.opensearch_url))
 

@@ -24,6 +24,7 @@ import orjson
 from .config import Settings
 from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters
 from .formats import FORMATS, UnknownFormat
+from .heap import keep_freed_memory
 from .model import ObjectRef, Rejection
 from .pipeline import LocalFiles, ObjectGone, ObjectResult, Pipeline, S3Objects
 
@@ -301,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "format", None) and args.format not in FORMATS:

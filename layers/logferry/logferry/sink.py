@@ -193,7 +193,8 @@ class BulkSink:
     def add(self, index: str, doc_id: str, body: bytes) -> None:
         buffer = self._buffer
         self._starts.append(len(buffer))
-        buffer += b'{"index":{"_index":"%s","_id":"%s"}}\n' % (index.encode(), doc_id.encode())
+        # One f-string, encoded once: cheaper than two encodes and bytes %-formatting.
+        buffer += f'{{"index":{{"_index":"{index}","_id":"{doc_id}"}}}}\n'.encode()
         buffer += body
         buffer += b"\n"
         if len(buffer) >= self.max_bytes or len(self._starts) >= self._docs_limit:
