@@ -226,16 +226,10 @@ _NUMBERS = (
     (11, "sent_bytes"),
     (20, "matched_rule_priority"),
 )
-# Fields 28-33 (from 2020 on): kept verbatim, absent when "-".
-_LATER_FIELDS = (
-    (27, "classification"),
-    (28, "classification_reason"),
-    (29, "conn_trace_id"),
-    (30, "transformed_host"),
-    (31, "transformed_uri"),
-    (32, "request_transform_status"),
-)
-NODE_IP = 33
+NODE_IP = 33  # its position (from 2026 on)
+# The widest layout known (2026): the node's IP and two quoted fields not yet named. Shorter
+# lines are padded to it with null markers.
+WIDTH = 36
 
 
 class AlbFormat(LineFormat):
@@ -291,105 +285,120 @@ class AlbFormat(LineFormat):
     def parse_line(self, line: str) -> Source:
         t = tokenize(line)
         n = len(t)
-        if n < MIN_FIELDS:
-            raise ParseError(f"expected at least {MIN_FIELDS} fields, got {n}")
-        timestamp = iso_utc(t[1], "time")
-        client_ip, client_port = host_port(t[3], "client:port")
+        if n != WIDTH:
+            t = _to_width(t, n)
+        # Fields named once by unpacking (a local is cheaper than a subscript, and this line
+        # reads them some sixty times), numbers converted inline, the reason for a bad number
+        # worked out only when one fails.
+        (
+            kind, time, name, client, target, request_time, target_time, response_time,
+            status, target_status, received, sent, request, agent, cipher, protocol, group,
+            trace, domain, cert, priority, created, actions, redirect, error, target_ports,
+            target_statuses, classification, classification_reason, conn_trace,
+            transformed_host, transformed_uri, transform_status, node_ip, _, _,
+        ) = t[:WIDTH] if n > WIDTH else t  # fmt: skip
+        if not is_iso_utc(time):
+            raise ParseError(f"time: expected YYYY-MM-DDTHH:MM:SS.ffffffZ, got {time[:40]!r}")
+        client_ip, client_port = host_port(client, "client:port")
+        if kind != "-" and name != "-":
+            elb: Source = {"type": kind, "name": name}
+        else:
+            elb = {"type": kind} if kind != "-" else {}
+            if name != "-":
+                elb["name"] = name
         try:
-            status = None if t[8] == "-" else int(t[8])
-            target_status = None if t[9] == "-" else int(t[9])
-            received = None if t[10] == "-" else int(t[10])
-            sent = None if t[11] == "-" else int(t[11])
-            request_time = None if t[5] in _NO_TIME else float(t[5])
-            target_time = None if t[6] in _NO_TIME else float(t[6])
-            response_time = None if t[7] in _NO_TIME else float(t[7])
+            if request_time != "-" and request_time != "-1":
+                elb["request_processing_time_s"] = float(request_time)
+            if target_time != "-" and target_time != "-1":
+                elb["target_processing_time_s"] = float(target_time)
+            if response_time != "-" and response_time != "-1":
+                elb["response_processing_time_s"] = float(response_time)
+            if target_status != "-":
+                elb["target_status_code"] = int(target_status)
+            if received != "-":
+                elb["received_bytes"] = int(received)
+            if sent != "-":
+                elb["sent_bytes"] = int(sent)
+            doc: Source = {
+                "@timestamp": time,
+                "event": {"dataset": "aws.alb", "kind": "event"},
+                "source": {"ip": client_ip, "port": client_port},
+                "http": {"response": {"status_code": int(status)}} if status != "-" else {},
+                "aws": {"elb": elb},
+            }
             # -1 is a value here: rule evaluation failed. The AWS docs once printed
             # `"-"1` (no space before this field): the tokenizer ends a field at its closing
             # quote, so that line reads as the docs meant it, priority 1, not a rejection.
-            priority = None if t[20] == "-" else int(t[20])
+            rule = int(priority) if priority != "-" else None
         except ValueError:
             raise ParseError(number_error(t, _NUMBERS)) from None
-
-        elb: Source = {}
-        if t[0] != "-":
-            elb["type"] = t[0]
-        if t[2] != "-":
-            elb["name"] = t[2]
-        if request_time is not None:
-            elb["request_processing_time_s"] = request_time
-        if target_time is not None:
-            elb["target_processing_time_s"] = target_time
-        if response_time is not None:
-            elb["response_processing_time_s"] = response_time
-        if target_status is not None:
-            elb["target_status_code"] = target_status
-        if received is not None:
-            elb["received_bytes"] = received
-        if sent is not None:
-            elb["sent_bytes"] = sent
-        doc: Source = {
-            "@timestamp": timestamp,
-            "event": {"dataset": "aws.alb", "kind": "event"},
-            "source": {"ip": client_ip, "port": client_port},
-            "http": {"response": {"status_code": status}} if status is not None else {},
-            "aws": {"elb": elb},
-        }
-        if t[4] != "-":
-            target_ip, target_port = host_port(t[4], "target:port")
+        if target != "-":
+            target_ip, target_port = host_port(target, "target:port")
             doc["destination"] = {"ip": target_ip, "port": target_port}
-        request_into(doc, t[12])
-        if t[13] != "-":
-            doc["user_agent"] = {"original": t[13]}
+        request_into(doc, request)
+        if agent != "-":
+            doc["user_agent"] = {"original": agent}
         tls: Source = {}
-        tls_into(tls, elb, t[14], t[15])
-        if t[16] != "-":
-            elb["target_group_arn"] = t[16]
-        if t[17] != "-":
-            doc["trace"] = {"id": t[17]}
-        if t[18] != "-":
-            elb["domain_name"] = t[18]
-            tls["client"] = {"server_name": t[18]}
+        if cipher != "-" or protocol != "-":
+            tls_into(tls, elb, cipher, protocol)
+        if group != "-":
+            elb["target_group_arn"] = group
+        if trace != "-":
+            doc["trace"] = {"id": trace}
+        if domain != "-":
+            elb["domain_name"] = domain
+            tls["client"] = {"server_name": domain}
         if tls:
             doc["tls"] = tls
-        if t[19] != "-":
-            elb["chosen_cert_arn"] = t[19]  # or "session-reused"
-        if priority is not None:
-            elb["matched_rule_priority"] = priority
-        if t[21] != "-":
-            elb["request_creation_time"] = iso_utc(t[21], "request_creation_time")
-        if t[22] != "-":
-            elb["actions_executed"] = t[22].split(",")
-        if t[23] != "-":
-            elb["redirect_url"] = t[23]
-        if t[24] != "-":
-            elb["error_reason"] = t[24]
-        if n > 25:
-            self._later_fields(t, n, elb)
+        if cert != "-":
+            elb["chosen_cert_arn"] = cert  # or "session-reused"
+        if rule is not None:
+            elb["matched_rule_priority"] = rule
+        if created != "-":
+            elb["request_creation_time"] = iso_utc(created, "request_creation_time")
+        if actions != "-":
+            elb["actions_executed"] = actions.split(",")
+        if redirect != "-":
+            elb["redirect_url"] = redirect
+        if error != "-":
+            elb["error_reason"] = error
+        # Quoted "ip:port ip:port" and "200 200"; peers also show them unquoted, one item.
+        if target_ports != "-":
+            elb["target_port_list"] = target_ports.split()
+        if target_statuses != "-":
+            elb["target_status_code_list"] = target_statuses.split()
+        if classification != "-":
+            elb["classification"] = classification
+        if classification_reason != "-":
+            elb["classification_reason"] = classification_reason
+        if conn_trace != "-":
+            elb["conn_trace_id"] = conn_trace
+        if transformed_host != "-":
+            elb["transformed_host"] = transformed_host
+        if transformed_uri != "-":
+            elb["transformed_uri"] = transformed_uri
+        if transform_status != "-":
+            elb["request_transform_status"] = transform_status
+        # The LB node's IP (2026): unquoted. Anything else there is an unknown field.
+        tail = NODE_IP
+        if node_ip != "-" and looks_like_ip(node_ip):
+            elb["node_ip"] = node_ip
+            tail += 1
+        if n > tail:
+            elb["unparsed_tail"] = t[tail:n]
         if not doc["http"]:
             del doc["http"]
         if not elb:  # every field was a null marker
             del doc["aws"]
         return doc
 
-    @staticmethod
-    def _later_fields(t: list[str], n: int, elb: Source) -> None:
-        # Quoted "ip:port ip:port" and "200 200"; peers also show them unquoted, one item.
-        if t[25] != "-":
-            elb["target_port_list"] = t[25].split()
-        if n > 26 and t[26] != "-":
-            elb["target_status_code_list"] = t[26].split()
-        for i, key in _LATER_FIELDS:
-            if i >= n:
-                return
-            if t[i] != "-":
-                elb[key] = t[i]
-        tail = NODE_IP
-        # The LB node's IP (2026): unquoted. Anything else there is an unknown field.
-        if n > NODE_IP and looks_like_ip(t[NODE_IP]):
-            elb["node_ip"] = t[NODE_IP]
-            tail += 1
-        if n > tail:
-            elb["unparsed_tail"] = t[tail:]
+
+def _to_width(t: list[str], n: int) -> list[str]:
+    """An older line (25 fields and up), padded with the null marker to the fields of the
+    widest layout known; a longer line is kept whole (its extra fields are its tail)."""
+    if n < MIN_FIELDS:
+        raise ParseError(f"expected at least {MIN_FIELDS} fields, got {n}")
+    return t + ["-"] * (WIDTH - n) if n < WIDTH else t
 
 
 FORMAT = AlbFormat()
