@@ -4,12 +4,12 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-# Lambda runs Python 3.12: the first interpreter found that really is 3.12+ (a pyenv shim can
+# Lambda runs Python 3.13: the first interpreter found that really is 3.13+ (a pyenv shim can
 # exist without working), pyenv's own installs included.
-PYTHON ?= $(or $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.13 python3; do \
-	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; done),\
-	$(error no Python 3.12+ found: install python3.12))
-# `sam build` looks for python3.12 on PATH: the virtualenv provides it.
+PYTHON ?= $(or $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null && { echo $$p; break; }; done),\
+	$(error no Python 3.13+ found: install python3.13))
+# `sam build` looks for python3.13 on PATH: the virtualenv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test lint unit opensearch opensearch-stop bench clean

@@ -538,7 +538,7 @@ def test_every_checkov_suppression_carries_its_reason() -> None:
 
 
 def tool_env() -> dict[str, str]:
-    """Offline: dummy credentials, a region, no telemetry; the venv's python3.12 first."""
+    """Offline: dummy credentials, a region, no telemetry; the venv's python3.13 first."""
     return {
         **os.environ,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
