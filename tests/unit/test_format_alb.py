@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logferry.formats import FORMATS, format_for_content, format_for_key
-from logferry.formats.alb import FORMAT, tokenize, tokenize_exact
+from logferry.formats.alb import FORMAT, fields_2026, tokenize, tokenize_exact
 from logferry.formats.base import LineFormat
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
 from tests.conftest import REALWORLD
@@ -74,6 +74,40 @@ def test_every_real_alb_line_becomes_a_document(path: Path) -> None:
 def test_fast_and_exact_tokenizers_agree_on_every_real_line() -> None:
     for line in REAL_LINES:
         assert tokenize(line) == tokenize_exact(line)
+
+
+def test_the_2026_layout_fast_path_gives_the_tokenizers_fields_or_steps_aside() -> None:
+    taken = 0
+    for line in [*REAL_LINES, BASE]:
+        fields = fields_2026(line)
+        if fields is not None:
+            taken += 1
+            assert fields == tokenize(line)
+    assert fields_2026(BASE) is not None and taken > 1
+    # Another layout, unusual spacing, an escape: tokenize's business.
+    assert fields_2026(BASE.rsplit(" ", 3)[0]) is None
+    assert fields_2026(replace(BASE, '"forward" "-"', '"forward"  "-"')) is None
+    assert fields_2026(replace(BASE, "Dart/3.11", 'Dart/\\"3.11')) is None
+    assert fields_2026(replace(BASE, "TLSv1.2 ", "TLSv1.2 extra ")) is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=len(BASE)),
+            st.sampled_from([" ", '"', "  ", "-", "\\", '" "', "x y", "\t"]),
+        ),
+        max_size=4,
+    )
+)
+def test_the_fast_path_agrees_with_tokenize_on_mangled_2026_lines(
+    edits: list[tuple[int, str]],
+) -> None:
+    line = BASE
+    for at, text in edits:
+        line = line[:at] + text + line[at:]
+    fields = fields_2026(line)
+    assert fields is None or fields == tokenize(line)
 
 
 # -- peers' expected outputs ------------------------------------------------------------------
