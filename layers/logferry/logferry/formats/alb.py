@@ -215,7 +215,6 @@ def request_into(doc: Source, request: str) -> None:
 MIN_FIELDS = 25  # 2018-2019 lines end at error_reason
 # type names an ALB line starts with
 ALB_TYPES = frozenset(("http", "https", "h2", "grpcs", "ws", "wss"))
-_NO_TIME = ("-1", "-")
 _NUMBERS = (
     (5, "request_processing_time"),
     (6, "target_processing_time"),
