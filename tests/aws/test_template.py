@@ -653,6 +653,12 @@ def test_sam_build_produces_the_function_and_layer_artifacts(tmp_path: Path) -> 
     assert (python / "logferry" / "formats" / "nlb.py").is_file()
     assert (python / "opensearchpy").is_dir()
     assert (python / "orjson").is_dir()
+    # The native wheels match the functions' runtime and architecture (python3.13, arm64).
+    runtime = load_template()["Globals"]["Function"]["Runtime"].removeprefix("python")
+    suffix = f"cpython-{runtime.replace('.', '')}-aarch64-linux-gnu.so"
+    for package in ("orjson", "isal"):
+        modules = [path.name for path in (python / package).glob("*.so")]
+        assert modules and all(name.endswith(suffix) for name in modules), (package, modules)
     package = ROOT / "layers" / "logferry" / "logferry"
     sources = [
         path.relative_to(package)
