@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
@@ -22,13 +23,12 @@ def make_client(url: str, *, timeout: float = 60.0, pool_maxsize: int = POOL_MAX
     parsed = urlparse(url if "://" in url else f"https://{url}")
     host = parsed.hostname or ""
     auth = None
-    if host.endswith(".amazonaws.com") or os.environ.get("LOGFERRY_SIGV4") == "1":
+    if needs_sigv4(host):
         import boto3
 
         session = boto3.Session()
-        region = os.environ.get("AWS_REGION") or session.region_name or "us-east-1"
         service = "aoss" if ".aoss." in host else "es"
-        auth = Urllib3AWSV4SignerAuth(session.get_credentials(), region, service)
+        auth = Urllib3AWSV4SignerAuth(session.get_credentials(), signing_region(session), service)
     return OpenSearch(
         hosts=[{"host": host, "port": parsed.port or (443 if parsed.scheme == "https" else 80)}],
         use_ssl=parsed.scheme == "https",
@@ -39,3 +39,13 @@ def make_client(url: str, *, timeout: float = 60.0, pool_maxsize: int = POOL_MAX
         max_retries=0,
         pool_maxsize=pool_maxsize,
     )
+
+
+def needs_sigv4(host: str) -> bool:
+    """AWS endpoints are signed; LOGFERRY_SIGV4=1 forces it for a custom domain name."""
+    return host.endswith(".amazonaws.com") or os.environ.get("LOGFERRY_SIGV4") == "1"
+
+
+def signing_region(session: Any) -> str:
+    """The region requests are signed for: the Lambda's own, else the session's."""
+    return os.environ.get("AWS_REGION") or session.region_name or "us-east-1"

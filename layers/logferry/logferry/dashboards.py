@@ -16,7 +16,6 @@ object names, and how it uses them), so a renamed field cannot silently empty a 
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import content
+from .client import needs_sigv4, signing_region
 from .config import Settings
 
 CONTENT_PREFIX = "logs"
@@ -97,11 +97,6 @@ def multipart(payload: bytes, boundary: str, filename: str = "logferry.ndjson") 
     return head + payload + f"\r\n--{boundary}--\r\n".encode()
 
 
-def _needs_sigv4(host: str) -> bool:
-    # Same rule as the OpenSearch client: AWS endpoints, or forced for custom domain names.
-    return host.endswith(".amazonaws.com") or os.environ.get("LOGFERRY_SIGV4") == "1"
-
-
 def _sigv4_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
     import boto3
     from botocore.auth import SigV4Auth
@@ -111,9 +106,8 @@ def _sigv4_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, 
     credentials = session.get_credentials()
     if credentials is None:
         raise DashboardsError("SigV4 signing needs AWS credentials, and none were found")
-    region = os.environ.get("AWS_REGION") or session.region_name or "us-east-1"
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    SigV4Auth(credentials, "es", region).add_auth(request)
+    SigV4Auth(credentials, "es", signing_region(session)).add_auth(request)
     return dict(request.headers.items())
 
 
@@ -128,7 +122,7 @@ def import_request(
         "osd-xsrf": "true",
         "Content-Type": f"multipart/form-data; boundary={boundary}",
     }
-    if _needs_sigv4(urlparse(url).hostname or ""):
+    if needs_sigv4(urlparse(url).hostname or ""):
         headers = _sigv4_headers(url, body, headers)
     return urllib.request.Request(url, data=body, headers=headers, method="POST")
 
