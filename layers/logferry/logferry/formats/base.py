@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
-from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
+from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
 from ..reader import LineReader
 
 Mapping = dict[str, Any]
@@ -88,6 +88,46 @@ class LineFormat(LogFormat):
         if cls.parse is LineFormat.parse and cls.parse_object is LogFormat.parse_object:
             return None, self.parse_line
         return None
+
+
+class HeaderParser(Protocol):
+    """One object's state in a format whose header lines lay out the lines after them."""
+
+    def take_header(self, line: str) -> bool: ...
+
+    def record(self, line: str) -> Source: ...
+
+
+class HeaderLineFormat(LogFormat):
+    """A format with one entry per line, laid out by header lines that come before them (VPC
+    flow, CloudFront): each object gets a fresh parser, which reads the headers and then the
+    records. These services can also deliver Parquet, which is refused with advice."""
+
+    # What the object's logs are called and what to do instead, for the Parquet refusal.
+    title: ClassVar[str]
+    parquet_advice: ClassVar[str]
+
+    def new_parser(self) -> HeaderParser:
+        raise NotImplementedError
+
+    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
+        parser = self.new_parser()
+        return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
+
+    def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
+        self._refuse_parquet(reader, ctx)
+        return self.parse(reader, ctx)
+
+    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser:
+        self._refuse_parquet(reader, ctx)
+        parser = self.new_parser()
+        return parser.take_header, parser.record
+
+    def _refuse_parquet(self, reader: LineReader, ctx: ParseContext) -> None:
+        if ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1"):
+            raise UnsupportedObject(
+                f"{self.title} in Parquet are not supported: {ctx.ref.uri} ({self.parquet_advice})"
+            )
 
 
 def parse_entries(

@@ -20,7 +20,7 @@ Parquet objects are recognised and declared unsupported.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,17 +28,14 @@ from urllib.parse import unquote
 
 import orjson
 
-from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
-from ..reader import LineReader
+from ..model import ParseError, Source
 from .base import (
     BOOLEAN,
     FLOAT,
     KEYWORD,
     LONG,
-    LineParser,
-    LogFormat,
+    HeaderLineFormat,
     obj,
-    parse_entries,
     tls_version,
 )
 
@@ -443,9 +440,11 @@ def parse_record(line: str, fields: str | None = None) -> Source:
     return parser.record(line)
 
 
-class CloudFrontFormat(LogFormat):
+class CloudFrontFormat(HeaderLineFormat):
     name = "cloudfront"
     index_source = "cloudfront"
+    title = "CloudFront logs"
+    parquet_advice = "choose the json, w3c or plain output format"
     # Legacy: <optional prefix><distribution id>.YYYY-MM-DD-HH.<unique id>.gz (no AWSLogs tree);
     # v2: .../AWSLogs/<account>/CloudFront/... (Parquet matches too, then is refused).
     key_pattern = re.compile(
@@ -480,26 +479,8 @@ class CloudFrontFormat(LogFormat):
             and _TIMESTAMP.fullmatch(f"{cells[0]}T{cells[1]}") is not None
         )
 
-    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
-        parser = _Parser()
-        return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
-
-    def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
-        self._refuse_parquet(reader, ctx)
-        return self.parse(reader, ctx)
-
-    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser:
-        self._refuse_parquet(reader, ctx)
-        parser = _Parser()
-        return parser.take_header, parser.record
-
-    @staticmethod
-    def _refuse_parquet(reader: LineReader, ctx: ParseContext) -> None:
-        if ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1"):
-            raise UnsupportedObject(
-                f"CloudFront logs in Parquet are not supported: {ctx.ref.uri}"
-                " (choose the json, w3c or plain output format)"
-            )
+    def new_parser(self) -> _Parser:
+        return _Parser()
 
 
 FORMAT = CloudFrontFormat()

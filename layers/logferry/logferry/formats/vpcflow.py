@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
-from ..reader import LineReader
-from .base import INTEGER, IP, KEYWORD, LONG, LineParser, LogFormat, obj, parse_entries
+from ..model import ParseError, Source
+from .base import INTEGER, IP, KEYWORD, LONG, HeaderLineFormat, obj
 
 DEFAULT_HEADER = (
     "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes"
@@ -379,13 +378,11 @@ def parse_record(line: str, header: str | None = None) -> Source:
     return parser.record(line)
 
 
-def _is_parquet(key: str, head: bytes) -> bool:
-    return key.endswith(".parquet") or head.startswith(b"PAR1")
-
-
-class VpcFlowFormat(LogFormat):
+class VpcFlowFormat(HeaderLineFormat):
     name = "vpcflow"
     index_source = "vpcflow"
+    title = "VPC flow logs"
+    parquet_advice = "deliver them as plain text, or convert them first"
     # .../vpcflowlogs/<region>/.../<acct>_vpcflowlogs_<region>_<fl-id>_<time>_<hash>.log.gz,
     # or Hive-style .../aws-service=vpcflowlogs/...; Parquet objects match too (then refused).
     key_pattern = re.compile(r"_vpcflowlogs_[^/]*$|(?:^|/)aws-service=vpcflowlogs/")
@@ -418,26 +415,8 @@ class VpcFlowFormat(LogFormat):
             and f[13] in ("OK", "NODATA", "SKIPDATA")
         )
 
-    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
-        parser = _Parser()
-        return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
-
-    def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
-        self._refuse_parquet(reader, ctx)
-        return self.parse(reader, ctx)
-
-    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser:
-        self._refuse_parquet(reader, ctx)
-        parser = _Parser()
-        return parser.take_header, parser.record
-
-    @staticmethod
-    def _refuse_parquet(reader: LineReader, ctx: ParseContext) -> None:
-        if _is_parquet(ctx.ref.key, reader.peek(4)):
-            raise UnsupportedObject(
-                f"VPC flow logs in Parquet are not supported: {ctx.ref.uri}"
-                " (deliver them as plain text, or convert them first)"
-            )
+    def new_parser(self) -> _Parser:
+        return _Parser()
 
 
 FORMAT = VpcFlowFormat()
