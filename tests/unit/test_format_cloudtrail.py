@@ -464,6 +464,15 @@ def test_json_broken_mid_array_keeps_earlier_records_and_rejects_the_rest_once()
     assert reader.problem is None
 
 
+@pytest.mark.parametrize("text", ['{"Records":[\n', '{"Records":[\n\n', '{"Records":[{"a":\n'])
+def test_an_envelope_cut_at_a_final_newline_is_rejected_on_its_last_line(text: str) -> None:
+    # The read position after the last newline is on no line: the rejection names the last.
+    last = text.count("\n")
+    _, rejections, _ = run(text.encode())
+    assert [r.position for r in rejections] == [last]
+    assert f"invalid JSON at line {last}:" in rejections[0].reason
+
+
 def test_truncated_gzip_reports_the_object_problem_after_the_complete_records() -> None:
     # incompressible padding, so that half of the gzip stream is about half of the records
     pads = [hashlib.sha512(str(n).encode()).hexdigest() for n in range(400)]

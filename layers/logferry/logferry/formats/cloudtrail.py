@@ -584,8 +584,8 @@ class CloudTrailFormat(LogFormat):
         return True
 
     def _broken(self, stream: JsonStream, reason: str) -> Generator[Rejection, None, bool]:
-        line = stream.line
         rest = stream.rest()
+        line = stream.clamp_line(stream.line) if stream.eof else stream.line
         if stream.problem is None:  # a damaged stream is reported as the object's problem
             yield Rejection(line, f"{reason}; the rest of the object was not read", rest)
         return False

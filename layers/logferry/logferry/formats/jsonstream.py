@@ -223,6 +223,12 @@ class JsonStream:
         self.pos = 0
         return True
 
+    def clamp_line(self, line: int) -> int:
+        """`line`, or the text's last line if that is before it: at the end of a text that ends
+        with a newline, the read position is on a line that does not exist. Call at the end."""
+        last = self.line + self.buf.count("\n", self.pos) - int(self.ends_with_newline)
+        return max(1, min(line, last))
+
     def advance(self, to: int) -> None:
         self.line += self.buf.count("\n", self.pos, to)
         self.pos = to
@@ -271,6 +277,7 @@ class JsonStream:
                 pending = len(buf) - start
                 if self.eof:
                     at = self.line + buf.count("\n", start, getattr(exc, "pos", start))
+                    at = self.clamp_line(at)
                     raise ParseError(f"invalid JSON at line {at}: {_decode_error(exc)}") from None
                 if pending > self.max_value_chars:
                     raise ParseError(
