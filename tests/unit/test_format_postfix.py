@@ -245,6 +245,29 @@ def test_syslog_styles_give_utc_times(line: str, expected: str) -> None:
     assert message == "hi"
 
 
+@pytest.mark.parametrize(
+    ("stamp", "reason"),
+    [
+        ("Dec 15 23:95:02", "no such time '23:95:02'"),
+        ("Dec 15 24:00:00", "no such time '24:00:00'"),
+        ("2024-05-30T23:95:02Z", "no such time '2024-05-30T23:95:02Z'"),
+        ("2024-02-30T10:00:00+02:00", "no such time"),
+        ("2024-05-30T10:00:00+25:00", "no such offset '+25:00'"),
+        ("<22>1 not-a-time", "expected YYYY-MM-DDTHH:MM:SS[.f] and a zone"),
+        ("Dec 15 1\u0663:00:00", "not a syslog line"),
+    ],
+)
+def test_a_time_that_does_not_exist_rejects_its_line_with_the_reason(
+    stamp: str, reason: str
+) -> None:
+    rfc5424 = stamp.startswith("<")
+    line = f"{stamp} mx1 postfix/qmgr{' 2 - -' if rfc5424 else '[2]:'} 7EE668039: removed"
+    docs, rejections = parse(line + "\nDec 15 10:00:00 mx1 postfix/qmgr[2]: 8EE668039: removed")
+    assert [r.position for r in rejections] == [1]
+    assert reason in rejections[0].reason
+    assert [d["@timestamp"] for d in docs] == ["2011-12-15T10:00:00Z"]
+
+
 def test_program_tag_keeps_its_path_and_the_host() -> None:
     line = "Mar 11 23:27:54 server postfix-smo/submission/smtpd[22427]: 44JCRG5tYPzCqt2: removed"
     _, host, program, message = parse_envelope(line, SyslogClock(DEC_2011))

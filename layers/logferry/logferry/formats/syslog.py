@@ -11,7 +11,8 @@ event time, a file's mtime), never from the clock: a line dated more than a day 
 time belongs to the year before (December lines in a January object), and one dated a year
 (less a day) before it belongs to the year after (clock skew at New Year). Classic times are
 UTC unless LOGFERRY_MAIL_TIMEZONE names an IANA zone; RFC 3339 and RFC 5424 carry their
-offset. Every time leaves here as UTC ISO 8601 ending in `Z`.
+offset. Every time leaves here as UTC ISO 8601 ending in `Z`, and a real one: a time that
+does not exist (`23:95:02`, `02-30`, digits other than 0-9) rejects its line.
 """
 
 from __future__ import annotations
@@ -34,17 +35,24 @@ MONTHS = {
 
 # Program tag: `postfix/submission/smtpd[123]:`, `sendmail[1]:`, `postfix/qmgr:` (no pid).
 _TAG = r"(?:<[\w.]+> )?(\S+) ([^\s\[\]:]+)(?:\[\d+\])?:(?: |$)(.*)"
+# Digits are 0-9 only: `\d` would also take other scripts' digits, which no time is written in.
+_CLOCK = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
 _CLASSIC = re.compile(
-    r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d(?:\.\d{1,9})?) " + _TAG,
-    re.DOTALL,
+    r"(?:<\d{1,3}>)?([A-Z][a-z]{2}) {1,2}([0-9]{1,2}) (" + _CLOCK + ") " + _TAG, re.DOTALL
 )
 _RFC3339 = re.compile(
-    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)) " + _TAG, re.DOTALL
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T" + _CLOCK + r"(?:Z|[+-][0-9]{2}:?[0-9]{2})) " + _TAG, re.DOTALL
 )
 # <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG; SD is "-" or [..][..] with \] escapes.
 _RFC5424 = re.compile(
     r"<\d{1,3}>1 (\S+) (\S+) (\S+) \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (.*))?$",
     re.DOTALL,
+)
+
+# An RFC 3339 time: (date and time to the second, fraction, offset).
+_ISO_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})"
 )
 
 # (utc timestamp, host, program, message)
@@ -63,20 +71,23 @@ def configured_timezone(env: dict[str, str] | None = None) -> tzinfo | None:
 
 
 def utc_from_iso(value: str) -> str:
-    """`2024-08-26T01:33:38.572449+02:00` -> `2024-08-25T23:33:38.572449Z` (fraction kept)."""
-    if value[-1] == "Z":
-        return value
-    offset = value[-6:] if value[-3] == ":" else value[-5:]
-    body = value[: -len(offset)]
-    if offset in ("+00:00", "-00:00", "+0000", "-0000"):
-        return body + "Z"
+    """`2024-08-26T01:33:38.572449+02:00` -> `2024-08-25T23:33:38.572449Z` (fraction kept);
+    ParseError for anything else, a time that does not exist included."""
+    m = _ISO_TIME.fullmatch(value)
+    if m is None:
+        raise ParseError(f"time: expected YYYY-MM-DDTHH:MM:SS[.f] and a zone, got {value[:40]!r}")
+    seconds, fraction, offset = m[1], m[2] or "", m[3]
+    try:
+        local = datetime.fromisoformat(seconds)
+    except ValueError:
+        raise ParseError(f"time: no such time {value[:40]!r}") from None
+    if offset in ("Z", "+00:00", "-00:00", "+0000", "-0000"):
+        return f"{seconds}{fraction}Z"
+    hours, minutes = int(offset[1:3]), int(offset[-2:])
+    if hours > 23 or minutes > 59:
+        raise ParseError(f"time: no such offset {offset!r}")
     sign = -1 if offset[0] == "-" else 1
-    minutes = sign * (int(offset[1:3]) * 60 + int(offset[-2:]))
-    fraction = body[19:]
-    moment = datetime(
-        int(body[0:4]), int(body[5:7]), int(body[8:10]),
-        int(body[11:13]), int(body[14:16]), int(body[17:19]),
-    ) - timedelta(minutes=minutes)  # fmt: skip
+    moment = local - timedelta(minutes=sign * (hours * 60 + minutes))
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
@@ -114,6 +125,8 @@ class SyslogClock:
 
     def timestamp(self, month: int, day: int, clock: str) -> str:
         """UTC ISO 8601 for a classic `Mon DD HH:MM:SS[.fff]` time."""
+        if clock[0:2] > "23" or clock[3:5] > "59" or clock[6:8] > "59":
+            raise ParseError(f"time: no such time {clock!r}")
         when = self.day(month, day)
         if self.tz is None:
             return f"{when.isoformat()}T{clock}Z"
