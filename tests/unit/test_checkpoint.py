@@ -31,6 +31,7 @@ from logferry.events import continuation_of, refs_from_message
 from logferry.formats import FORMATS
 from logferry.model import Document, ObjectRef, Rejection
 from logferry.reader import LineReader
+from tests.conftest import examples
 
 REF = ObjectRef("logs", "AWSLogs/x/y.log.gz", size=1234, etag="e1")
 
@@ -64,7 +65,7 @@ line_text = st.text(alphabet=st.sampled_from("ab \t\r\x00é\u2028"), min_size=0,
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lines=st.lists(line_text, min_size=1, max_size=40),
     trailing_newline=st.booleans(),

@@ -17,7 +17,7 @@ from logferry.formats import FORMATS, format_for_content, format_for_key
 from logferry.formats.alb import FORMAT, fields_2026, tokenize, tokenize_exact
 from logferry.formats.base import LineFormat
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 ALB_DIR = REALWORLD / "alb"
 ALB_FILES = sorted(ALB_DIR.glob("*.log"))
@@ -739,7 +739,7 @@ def test_arbitrary_text_is_a_document_or_a_parse_error(text: str) -> None:
     check_outcome(text)
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(st.sampled_from(REAL_LINES), st.data())
 def test_mutated_real_lines_are_a_document_or_a_parse_error(line: str, data: st.DataObject) -> None:
     check_outcome(mutate(line, data))
@@ -757,7 +757,7 @@ def test_exact_tokenizer_resolves_escapes_and_reads_an_open_quote_to_the_end() -
     assert tokenize('"-"1 x') == ["-", "1", "x"]
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(st.lists(st.one_of(st.sampled_from(REAL_LINES), st.text(max_size=80)), max_size=12))
 def test_parse_yields_exactly_one_result_per_line_in_order(lines: list[str]) -> None:
     numbered = list(enumerate(lines, 1))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from logferry.formats import FORMATS, format_for_content, format_for_key
 from logferry.formats.clb import FORMAT
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 from tests.unit.test_format_alb import check_outcome, get, mutate, replace
 
 CLB_DIR = REALWORLD / "clb"
@@ -174,13 +174,13 @@ def test_arbitrary_text_is_a_document_or_a_parse_error(text: str) -> None:
     check_outcome(text, FORMAT)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.sampled_from([*REAL_LINES, BASE]), st.data())
 def test_mutated_real_lines_are_a_document_or_a_parse_error(line: str, data: st.DataObject) -> None:
     check_outcome(mutate(line, data), FORMAT)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(st.lists(st.one_of(st.sampled_from(REAL_LINES), st.text(max_size=80)), max_size=12))
 def test_parse_yields_exactly_one_result_per_line_in_order(lines: list[str]) -> None:
     numbered = list(enumerate(lines, 1))

@@ -27,7 +27,7 @@ from logferry.model import (
     UnsupportedObject,
 )
 from logferry.reader import LineReader
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 CF = REALWORLD / "cloudfront"
 FIELDS = f"#Fields: {LEGACY_HEADER}"
@@ -426,7 +426,7 @@ def mutated(data: st.DataObject) -> str:
     return "\t".join(cells)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_raises_nothing_but_parse_error(line: str) -> None:
     try:
@@ -436,7 +436,7 @@ def test_arbitrary_text_raises_nothing_but_parse_error(line: str) -> None:
     assert ISO.fullmatch(doc["@timestamp"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_mutated_records_raise_nothing_but_parse_error(data: st.DataObject) -> None:
     try:
@@ -446,7 +446,7 @@ def test_mutated_records_raise_nothing_but_parse_error(data: st.DataObject) -> N
     assert ISO.fullmatch(doc["@timestamp"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.dictionaries(
         st.text(max_size=8), st.one_of(st.none(), st.text(max_size=8), st.integers(), st.floats())
@@ -458,7 +458,7 @@ def test_arbitrary_json_objects_raise_nothing_but_parse_error(data: dict[str, An
         parse_record(json.dumps(data))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.data(), st.lists(st.sampled_from(["record", "header", "junk", "mutated"]), max_size=12))
 def test_parse_yields_one_outcome_per_line_that_is_not_a_header(
     data: st.DataObject, kinds: list[str]

@@ -22,7 +22,7 @@ from logferry.formats.cloudtrail import iso_time
 from logferry.formats.jsonstream import FLAT_LEAF_MAX_BYTES
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
 from logferry.reader import LineReader
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 DIR = REALWORLD / "cloudtrail"
 KEY = (
@@ -647,13 +647,13 @@ def _check(items: list[Document | Rejection]) -> None:
             orjson.dumps(item.source)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=400), st.integers(min_value=1, max_value=50))
 def test_arbitrary_bytes_never_raise(data: bytes, chunk: int) -> None:
     _check(_items(data, chunk))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_after_an_envelope_start_never_raises(text: str) -> None:
     _check(_items(('{"Records":[' + text).encode("utf-8", "surrogatepass")))
@@ -666,7 +666,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.integers(min_value=0, max_value=len(EVENTS) - 1),
     st.lists(st.tuples(st.text(max_size=3), JSON_VALUES), max_size=4),

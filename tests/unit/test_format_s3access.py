@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from logferry.formats import format_for_content, format_for_key
 from logferry.formats.s3access import FORMAT
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 S3 = REALWORLD / "s3access"
 OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
@@ -316,7 +316,7 @@ def mutated(line: str, data: st.DataObject) -> str:
     return " ".join(fields)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=400))
 def test_arbitrary_text_raises_nothing_but_parse_error(line: str) -> None:
     try:
@@ -326,7 +326,7 @@ def test_arbitrary_text_raises_nothing_but_parse_error(line: str) -> None:
     assert ISO.fullmatch(doc["@timestamp"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data(), st.sampled_from([GET, BATCH_DELETE]))
 def test_mutated_lines_raise_nothing_but_parse_error(data: st.DataObject, line: str) -> None:
     try:
@@ -336,7 +336,7 @@ def test_mutated_lines_raise_nothing_but_parse_error(data: st.DataObject, line: 
     assert ISO.fullmatch(doc["@timestamp"])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.data(), st.lists(st.sampled_from(["get", "delete", "mutated", "junk"]), max_size=10))
 def test_parse_yields_one_outcome_per_line(data: st.DataObject, kinds: list[str]) -> None:
     pick = {"get": lambda: GET, "delete": lambda: BATCH_DELETE}

@@ -24,7 +24,7 @@ from logferry.model import (
     UnsupportedObject,
 )
 from logferry.reader import LineReader
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 VPC = REALWORLD / "vpcflow"
 ACCEPT = (
@@ -508,7 +508,7 @@ def mutated(line: str, data: st.DataObject) -> str:
     return " ".join(fields)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_raises_nothing_but_parse_error(line: str) -> None:
     try:
@@ -518,7 +518,7 @@ def test_arbitrary_text_raises_nothing_but_parse_error(line: str) -> None:
     assert ISO.fullmatch(doc["@timestamp"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data(), st.sampled_from([ACCEPT, REJECT_SSH, NODATA]))
 def test_mutated_records_raise_nothing_but_parse_error(data: st.DataObject, line: str) -> None:
     try:
@@ -531,7 +531,7 @@ def test_mutated_records_raise_nothing_but_parse_error(data: st.DataObject, line
 NO_NEWLINES = st.text(alphabet=st.characters(exclude_characters="\r\n"), max_size=120)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.data(),
     st.lists(st.sampled_from(["record", "header", "junk", "mutated", "json"]), max_size=12),

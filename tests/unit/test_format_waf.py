@@ -18,7 +18,7 @@ from logferry.formats.waf import FORMAT as WAF
 from logferry.formats.waf import epoch_ms_to_iso, parse_entry
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
 from logferry.reader import LineReader
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 DIR = REALWORLD / "waf"
 KEY = (
@@ -401,7 +401,7 @@ def _check(data: bytes) -> list[Document | Rejection | str]:
     return [*items, *reader.rejections, *problems]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_characters="\n\r"), min_size=1, max_size=200))
 def test_every_line_yields_at_least_one_document_or_rejection(text: str) -> None:
     data = text.encode("utf-8", "surrogatepass")
@@ -418,7 +418,7 @@ REAL_ENTRIES = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.integers(min_value=0, max_value=len(REAL_ENTRIES) - 1),
     st.lists(st.tuples(st.text(max_size=3), JSON_VALUES), max_size=4),

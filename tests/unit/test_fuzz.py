@@ -27,12 +27,12 @@ from logferry.model import Document, ObjectRef, ParseContext, Rejection, Unsuppo
 from logferry.pipeline import LocalFiles, Pipeline
 from logferry.reader import LineReader
 from logferry.sink import BulkSink
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 from tests.support import marked_nlb_line
 
 MAX_LINE = 2048  # small, so over-long lines happen often
 FUZZ = settings(
-    max_examples=120,
+    max_examples=examples(120),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -15,7 +15,7 @@ from logferry.formats.sendmail import FORMAT as SENDMAIL
 from logferry.mail import MailReducer, Tx, belongs, status_class
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
 from logferry.search import build_query, criteria_from, format_hits, parse_when
-from tests.conftest import REALWORLD
+from tests.conftest import REALWORLD, examples
 
 WINDOW = timedelta(days=5)
 CTX = ParseContext(ObjectRef("", "maillog"), datetime(2024, 6, 1, tzinfo=UTC))
@@ -114,14 +114,14 @@ def account(lines: list[str], fmt: object = POSTFIX) -> None:
             assert o.source["@timestamp"].endswith("Z")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.text(max_size=300), max_size=20))
 def test_arbitrary_text_never_raises_and_every_line_is_accounted_for(lines: list[str]) -> None:
     account([line.replace("\n", " ") for line in lines])
     account([line.replace("\n", " ") for line in lines], SENDMAIL)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_mutated_real_lines_never_raise_and_are_accounted_for(data: st.DataObject) -> None:
     rng = random.Random(data.draw(st.integers(0, 2**32)))
