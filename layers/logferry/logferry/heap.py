@@ -29,7 +29,7 @@ def keep_freed_memory() -> bool:
     """Tune glibc's allocator as above; False where there is no glibc (nothing changes)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt)
+    except (OSError, AttributeError, TypeError):  # not glibc: macOS, musl, Windows
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES) and mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES))
