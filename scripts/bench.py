@@ -36,6 +36,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -392,11 +393,75 @@ def naive_cloudfront(line: str) -> dict[str, Any] | None:
     )
 
 
+NAIVE_S3ACCESS = re.compile(
+    r"(?P<owner>\S+) (?P<bucket>\S+) \[(?P<time>[^\]]+)\] (?P<ip>\S+) (?P<requester>\S+) "
+    r"(?P<request_id>\S+) (?P<operation>\S+) (?P<key>\S+) \"(?P<request>[^\"]*)\" (?P<status>\S+) "
+    r"(?P<error>\S+) (?P<sent>\S+) (?P<size>\S+) (?P<total>\S+) (?P<turnaround>\S+) "
+    r"\"(?P<referer>[^\"]*)\" \"(?P<agent>[^\"]*)\" (?P<version_id>\S+) (?P<host_id>\S+) "
+    r"(?P<signature>\S+) (?P<cipher>\S+) (?P<auth>\S+) (?P<host>\S+) (?P<tls>\S+)"
+    r"(?: (?P<access_point>\S+) (?P<acl>\S+))?"
+)
+
+
+def naive_s3access(line: str) -> dict[str, Any] | None:
+    m = NAIVE_S3ACCESS.match(line)
+    if m is None:
+        return None
+    g = m.groupdict()
+    when = datetime.strptime(g["time"], "%d/%b/%Y:%H:%M:%S %z")
+    method, _, rest = g["request"].partition(" ")
+    uri, _, http_version = rest.rpartition(" ")
+    path, _, query = uri.partition("?")
+    status = _int_or_none(g["status"])
+    return _drop_nulls(
+        {
+            "@timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "event": {
+                "dataset": "aws.s3access",
+                "kind": "event",
+                "outcome": "success" if status and status < 400 else "failure",
+            },
+            "aws": {
+                "s3access": {
+                    "bucket_owner": g["owner"],
+                    "bucket": g["bucket"],
+                    "requester": g["requester"],
+                    "request_id": g["request_id"],
+                    "operation": g["operation"],
+                    "key": g["key"],
+                    "error_code": g["error"],
+                    "bytes_sent": _int_or_none(g["sent"]),
+                    "object_size": _int_or_none(g["size"]),
+                    "total_time": _int_or_none(g["total"]),
+                    "turnaround_time": _int_or_none(g["turnaround"]),
+                    "version_id": g["version_id"],
+                    "host_id": g["host_id"],
+                    "signature_version": g["signature"],
+                    "cipher_suite": g["cipher"],
+                    "authentication_type": g["auth"],
+                    "host_header": g["host"],
+                    "tls_version": g["tls"],
+                }
+            },
+            "source": {"ip": g["ip"]},
+            "url": {"original": uri, "path": path, "query": query or None},
+            "http": {
+                "request": {"method": method},
+                "response": {"status_code": status},
+                "version": http_version.partition("/")[2] or None,
+            },
+            "user_agent": {"original": g["agent"]},
+            "tls": {"cipher": g["cipher"], "version": g["tls"][4:].replace("v", "")},
+        }
+    )
+
+
 NAIVE: dict[str, Callable[[str], dict[str, Any] | None]] = {
     "nlb": naive_nlb,
     "alb": naive_alb,
     "vpcflow": naive_vpcflow,
     "cloudfront": naive_cloudfront,
+    "s3access": naive_s3access,
 }
 
 
@@ -645,7 +710,7 @@ def bench_formats(
         report["formats"][fmt] = row
         print(
             f"{fmt:<11} {first['lines']:>10,} {lines_s:>10,.0f} {mb_s:>7.1f} {rss:>6.0f} MiB"
-            f" {naive_text:>10} {ratio_text:>8} {target or 0:>9,}  {met}"
+            f" {naive_text:>10} {ratio_text:>8} {f'{target:,}' if target else '-':>9}  {met}"
         )
 
 
