@@ -12,7 +12,7 @@ PYTHON ?= $(or $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/pyth
 # `sam build` looks for python3.13 on PATH: the virtualenv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint unit opensearch opensearch-stop bench clean
+.PHONY: demo test lint unit native qemu opensearch opensearch-stop bench clean
 
 $(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,28 +20,48 @@ $(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirement
 	$(BIN)/pip install --quiet -r requirements-dev.txt -r layers/logferry/requirements.txt -e .
 	touch $@
 
+# The busy formats' parsers compiled in place (layers/native/compile.py), rebuilt when their
+# sources, or what they import, change. tests/unit/test_native.py refuses a stale build.
+PACKAGE := layers/logferry/logferry
+NATIVE := build/native.stamp
+$(NATIVE): $(BIN)/logferry layers/native/compile.py $(wildcard $(PACKAGE)/formats/*.py) \
+		$(PACKAGE)/model.py $(PACKAGE)/reader.py
+	$(BIN)/python layers/native/compile.py
+	touch $@
+
+native: $(NATIVE)
+
+# tests/aws runs the Lambda's arm64 build of the parsers under qemu (Debian: qemu-user-static);
+# without it (no root, no apt) that test is skipped, and says why.
+qemu:
+	@command -v qemu-aarch64-static >/dev/null || command -v qemu-aarch64 >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq qemu-user-static >/dev/null; } || \
+		echo "qemu-user-static could not be installed: the arm64 test will be skipped"
+
 opensearch:
 	scripts/opensearch.sh start
 
 opensearch-stop:
 	scripts/opensearch.sh stop
 
-demo: $(BIN)/logferry opensearch
+demo: $(BIN)/logferry $(NATIVE) opensearch
 	$(BIN)/python scripts/demo.py
 
 lint: $(BIN)/logferry
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict layers/native
 
-unit: $(BIN)/logferry
+unit: $(BIN)/logferry $(NATIVE)
 	$(BIN)/pytest -q tests/unit
 
-test: $(BIN)/logferry lint
+test: $(BIN)/logferry $(NATIVE) qemu lint
 	$(BIN)/pytest -q tests
 
-bench: $(BIN)/logferry opensearch
+bench: $(BIN)/logferry $(NATIVE) opensearch
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache build
+	find layers -name '*.so' -delete

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
+import random
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -301,3 +306,61 @@ class QueueDriver:
             self.deliver(messages, handler, kill)
             rounds += 1
         raise AssertionError(f"queue not drained after {max_rounds} invocations")
+
+
+# -- the compiled parsers (layers/native/compile.py) --------------------------------------
+
+
+def load_script(name: str, path: Path) -> ModuleType:
+    """A file outside the package (a function's handler, a build script) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def native_compile_script() -> ModuleType:
+    from tests.conftest import ROOT
+
+    return load_script("native_compile", ROOT / "layers" / "native" / "compile.py")
+
+
+MUTATION_CHARACTERS = ('"', "\\", " ", "-", "0", "9", ":", ".", "\t", "é", "x", "\x00")
+
+
+def mutants(line: str, rng: random.Random) -> list[str]:
+    """Broken copies of a line: cut short, one character replaced, a field doubled, a field
+    dropped."""
+    fields = line.split(" ")
+    at = rng.randrange(len(fields))
+    replaced = rng.randrange(max(1, len(line)))
+    return [
+        line[: rng.randrange(max(1, len(line)))],
+        line[:replaced] + rng.choice(MUTATION_CHARACTERS) + line[replaced + 1 :],
+        " ".join(fields[: at + 1] + fields[at:]),
+        " ".join(fields[:at] + fields[at + 1 :]),
+    ]
+
+
+def parser_corpus(directory: Path, format_name: str, generated: Iterable[str]) -> list[Path]:
+    """Files of lines of one format that take its parser down every path: each real-world
+    file and the `generated` lines, each followed by mutants of its lines (seeded), at least
+    400 of them however few the lines."""
+    from tests.conftest import REALWORLD
+
+    rng = random.Random(format_name)
+    texts = [
+        path.read_bytes().decode(errors="surrogateescape").splitlines()[:200]
+        for path in sorted(REALWORLD.glob(f"{format_name}/*.log"))
+    ]
+    texts.append(list(generated))
+    files = []
+    for number, lines in enumerate(texts):
+        lines = [line for line in lines if line]
+        rounds = -(-100 // len(lines)) if lines else 0
+        broken = [mutant for line in lines * rounds for mutant in mutants(line, rng)]
+        path = directory / f"{format_name}-{number}.log"
+        path.write_bytes(("\n".join(lines + broken) + "\n").encode(errors="surrogateescape"))
+        files.append(path)
+    return files
