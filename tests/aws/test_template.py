@@ -9,10 +9,10 @@ they check what CloudFormation would create, not the template's spelling.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.support import load_script, native_compile_script, parser_corpus
 
 TEMPLATE = ROOT / "template.yaml"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -629,9 +630,11 @@ def _elf_machine(path: Path) -> int:
 AARCH64 = 183  # ELF e_machine of arm64
 
 
-@pytest.mark.slow
-def test_sam_build_produces_the_function_and_layer_artifacts(tmp_path: Path) -> None:
-    build = tmp_path / "build"
+@pytest.fixture(scope="module")
+def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sam build` of the template, once for the tests of its artifacts."""
+    work = tmp_path_factory.mktemp("sam")
+    build = work / "build"
     result = run(
         [
             str(VENV_BIN / "sam"),
@@ -641,14 +644,24 @@ def test_sam_build_produces_the_function_and_layer_artifacts(tmp_path: Path) -> 
             "--build-dir",
             str(build),
             "--cache-dir",
-            str(tmp_path / "cache"),
+            str(work / "cache"),
         ],
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    layers = [path for path in build.iterdir() if path.name.startswith("LogferryLayer")]
-    assert len(layers) == 1
-    python = layers[0] / "python"
+    return build
+
+
+def _layer(build: Path, name: str) -> Path:
+    layers = [path for path in build.iterdir() if path.name.startswith(name)]
+    assert len(layers) == 1, layers
+    return layers[0] / "python"
+
+
+@pytest.mark.slow
+def test_sam_build_produces_the_function_and_layer_artifacts(sam_build: Path) -> None:
+    build = sam_build
+    python = _layer(build, "LogferryLayer")
     assert (python / "logferry" / "__init__.py").is_file()
     assert (python / "logferry" / "formats" / "nlb.py").is_file()
     assert (python / "opensearchpy").is_dir()
@@ -663,31 +676,86 @@ def test_sam_build_produces_the_function_and_layer_artifacts(tmp_path: Path) -> 
     sources = [
         path.relative_to(package)
         for path in package.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".so"
     ]
     missing = [str(path) for path in sources if not (python / "logferry" / path).is_file()]
     assert missing == [], "package files (code, content) left out of the layer"
+    assert not list(python.glob("logferry/**/*.so")), "this machine's compiled parsers shipped"
+    # ParsersLayer: every compiled module of layers/native/compile.py, for the same runtime
+    compiled = _layer(build, "ParsersLayer") / "logferry" / "formats"
+    expected = {f"{name}.{suffix}" for name in (*_native_modules(), "native__mypyc")}
+    assert {path.name for path in compiled.iterdir()} == expected
     for function in ("IngestFunction", "SetupFunction"):
         assert (build / function / "app.py").is_file()
     # the functions run on arm64: every native library must be built for it
-    libraries = list(python.rglob("*.so"))
+    libraries = [*python.rglob("*.so"), *compiled.glob("*.so")]
     assert libraries
-    wrong = [str(lib.relative_to(python)) for lib in libraries if _elf_machine(lib) != AARCH64]
+    wrong = [lib.name for lib in libraries if _elf_machine(lib) != AARCH64]
     assert wrong == []
-    assert "LogferryLayer" in (build / "template.yaml").read_text()
+    built = (build / "template.yaml").read_text()
+    assert "LogferryLayer" in built and "ParsersLayer" in built
+
+
+def _native_modules() -> tuple[str, ...]:
+    modules: tuple[str, ...] = native_compile_script().MODULES
+    return modules
+
+
+def _qemu() -> str | None:
+    return shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_qemu() is None, reason="no qemu-aarch64 (Debian: qemu-user-static)")
+def test_lambda_layers_run_the_compiled_parsers_on_arm64_as_their_sources(
+    sam_build: Path, tmp_path: Path
+) -> None:
+    """The layers as Lambda lays them out (both under /opt/python), run by Debian's arm64
+    CPython 3.13 under qemu: the compiled parsers load, and give what their sources give."""
+    sys.path.insert(0, str(ROOT / "layers" / "native"))
+    import debian
+
+    cache = Path(os.environ.get("LOGFERRY_CACHE", Path.home() / ".cache" / "logferry"))
+    root = cache / "debian-arm64-python"
+    python = debian.interpreter(root)
+    opt = tmp_path / "opt" / "python"
+    shutil.copytree(_layer(sam_build, "LogferryLayer"), opt)
+    shutil.copytree(_layer(sam_build, "ParsersLayer"), opt, dirs_exist_ok=True)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import benchgen
+
+    arguments = []
+    for module in _native_modules():
+        name = module.replace("_", "-")
+        generated = benchgen.lines(name, 40_000) if name in benchgen.GENERATORS else ()
+        for path in parser_corpus(tmp_path, name, generated):
+            arguments += [name, str(path)]
+    command = [str(_qemu()), "-L", str(root), str(python), str(ROOT / "tests" / "parse_files.py")]
+
+    def parse(pure: bool) -> list[bytes]:
+        env = {"PYTHONPATH": str(opt), "PYTHONDONTWRITEBYTECODE": "1"}
+        if pure:
+            env["LOGFERRY_PURE_PYTHON"] = "1"
+        done = subprocess.run(
+            [*command, *arguments], env=env, capture_output=True, timeout=900, check=False
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        lines: list[bytes] = done.stdout.splitlines()
+        return lines
+
+    compiled, pure = parse(pure=False), parse(pure=True)
+    loaded, sources = json.loads(compiled[0]), json.loads(pure[0])
+    assert loaded and all(path.endswith("-aarch64-linux-gnu.so") for path in loaded), loaded
+    assert all(path.endswith(".py") for path in sources), sources
+    assert len(compiled) > 1_000
+    assert compiled[1:] == pure[1:]
 
 
 # -- the setup custom resource ------------------------------------------------------------
 
 
 def load_setup_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "logferry_setup_function", ROOT / "functions" / "setup" / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("logferry_setup_function", ROOT / "functions" / "setup" / "app.py")
 
 
 @dataclass
