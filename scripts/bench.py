@@ -15,7 +15,9 @@ of a single-threaded worker process, so other load on the machine does not skew 
 is a fresh subprocess (peak RSS is that format's own); the table shows medians.
 
 Beside it, against the same files: a naive standard-library implementation (gzip module, one
-regex per line, json.dumps per document and per action line) building comparable documents.
+regex per line, json.dumps per document and per action line) building comparable documents;
+and the same pipeline with the parsers run from their sources (LOGFERRY_PURE_PYTHON=1), which
+shows what compiling them (`make native`, layers/native/compile.py) buys.
 
 Objects are generated deterministically (scripts/benchgen.py) and cached under bench-data/.
 """
@@ -521,7 +523,9 @@ def run_pipeline(fmt: str, path: Path, variant: str = "") -> dict[str, Any]:
     pipeline = _pipeline(sink, fmt)
     cpu, wall = _cpu(), time.perf_counter()
     result = pipeline.ingest(ObjectRef("", str(path)))
+    parser_file = str(sys.modules[type(FORMATS[fmt]).__module__].__file__)
     return {
+        "compiled": not parser_file.endswith(".py"),
         "lines": result.lines,
         "documents": result.documents,
         "rejected": result.rejected,
@@ -639,10 +643,14 @@ def worker_main(argv: list[str]) -> int:
     return 0
 
 
-def worker(kind: str, path: Path, *options: str) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter and return what it printed."""
+def worker(kind: str, path: Path, *options: str, pure: bool = False) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return what it printed; `pure`: with the
+    parsers' sources, not their compiled build."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", kind, str(path), *options]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = {key: value for key, value in os.environ.items() if key != "LOGFERRY_PURE_PYTHON"}
+    if pure:
+        env["LOGFERRY_PURE_PYTHON"] = "1"
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -657,7 +665,7 @@ def median_of(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]
 
 
 def bench_formats(
-    formats: list[str], size: int, runs: int, report: dict[str, Any], naive: bool
+    formats: list[str], size: int, runs: int, report: dict[str, Any], naive: bool, pure: bool
 ) -> None:
     print(
         f"\nThroughput per core: {size / MB:.0f} MB of text per format, median of {runs} runs,"
@@ -666,17 +674,19 @@ def bench_formats(
     )
     header = (
         f"{'format':<11} {'lines':>10} {'lines/s':>10} {'MB/s':>7} {'peak RSS':>9}"
-        f" {'naive l/s':>10} {'x naive':>8} {'target':>9}  met"
+        f" {'naive l/s':>10} {'x naive':>8} {'target':>9}  met {'pure l/s':>9} {'compiled':>8}"
     )
     print(header)
     print("-" * len(header))
     for fmt in formats:
         path = benchgen.write_object(DATA, fmt, size)
-        piped, naive_runs = [], []
-        for _ in range(runs):  # interleaved, so drift in machine load hits both alike
+        piped, naive_runs, pure_runs = [], [], []
+        for _ in range(runs):  # interleaved, so drift in machine load hits all alike
             piped.append(worker("pipeline", path, "--format", fmt))
             if naive and fmt in NAIVE:
                 naive_runs.append(worker("naive", path, "--format", fmt))
+            if pure and piped[-1]["compiled"]:
+                pure_runs.append(worker("pipeline", path, "--format", fmt, pure=True))
         first = piped[0]
         if first["rejected"] or first["outcome"] != "indexed":
             print(f"{fmt}: {first['rejected']} rejected, outcome {first['outcome']} (generator?)")
@@ -693,6 +703,7 @@ def bench_formats(
             "lines_per_wall_second": round(median_of(piped, lambda r: r["lines"] / r["wall"])),
             "peak_rss_mib": round(rss, 1),
             "runs": runs,
+            "compiled": first["compiled"],
         }
         ratio_text = naive_text = "-"
         if naive_runs:
@@ -700,6 +711,12 @@ def bench_formats(
             row["naive_lines_per_cpu_second"] = round(naive_s)
             row["naive_ratio"] = round(lines_s / naive_s, 2)
             naive_text, ratio_text = f"{naive_s:,.0f}", f"{lines_s / naive_s:.1f}x"
+        pure_text = compiled_text = "-"
+        if pure_runs:
+            pure_s = median_of(pure_runs, lambda r: r["lines"] / r["cpu"])
+            row["pure_lines_per_cpu_second"] = round(pure_s)
+            row["compiled_ratio"] = round(lines_s / pure_s, 2)
+            pure_text, compiled_text = f"{pure_s:,.0f}", f"{lines_s / pure_s:.2f}x"
         target = TARGETS.get(fmt)
         met = "-"
         if target:
@@ -710,7 +727,8 @@ def bench_formats(
         report["formats"][fmt] = row
         print(
             f"{fmt:<11} {first['lines']:>10,} {lines_s:>10,.0f} {mb_s:>7.1f} {rss:>6.0f} MiB"
-            f" {naive_text:>10} {ratio_text:>8} {f'{target:,}' if target else '-':>9}  {met}"
+            f" {naive_text:>10} {ratio_text:>8} {f'{target:,}' if target else '-':>9}  {met:<3}"
+            f" {pure_text:>9} {compiled_text:>8}"
         )
 
 
@@ -905,6 +923,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--formats", help="comma-separated subset (default: all with a generator)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive comparison")
+    parser.add_argument(
+        "--no-pure", action="store_true", help="skip the parsers run from their sources"
+    )
     parser.add_argument("--no-opensearch", action="store_true", help="skip end to end")
     parser.add_argument("--e2e-lines", type=int, help="NLB lines into OpenSearch (300,000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent ceiling requests")
@@ -945,7 +966,7 @@ def main(argv: list[str]) -> int:
         if not args.formats:
             for fmt in sorted(set(FORMATS) - set(benchgen.GENERATORS)):
                 print(f"{fmt}: registered, no generator yet, not measured")
-        bench_formats(formats, size, runs, report, naive=not args.no_naive)
+        bench_formats(formats, size, runs, report, naive=not args.no_naive, pure=not args.no_pure)
         if not (args.no_libraries or args.quick) and "nlb" in formats:
             bench_libraries(size, runs, report)
         if not args.no_opensearch:
