@@ -493,12 +493,17 @@ def test_a_request_line_without_protocol_is_kept_where_panther_rejects_it() -> N
 # -- traps, one hand-written line each --------------------------------------------------------
 
 
-def test_a_2026_line_keeps_node_ip_and_unknown_trailing_fields() -> None:
+def test_a_2026_line_keeps_node_ip_and_leaves_out_its_two_unnamed_null_fields() -> None:
     doc = FORMAT.parse_line(BASE)
     elb = doc["aws"]["elb"]
     assert elb["node_ip"] == "100.51.96.60"
     assert elb["conn_trace_id"] == "TID_d7917035eabacb42bea251b01fb60ab4"
-    assert elb["unparsed_tail"] == ["-", "-"]
+    assert "unparsed_tail" not in elb  # "-" "-": null markers, left out like every other
+
+
+def test_unnamed_fields_are_kept_in_place_once_one_carries_a_value() -> None:
+    doc = FORMAT.parse_line(replace(BASE, '100.51.96.60 "-" "-"', '100.51.96.60 "-" "x"'))
+    assert doc["aws"]["elb"]["unparsed_tail"] == ["-", "x"]
 
 
 def test_fields_beyond_the_known_ones_are_kept_never_rejected() -> None:

@@ -387,7 +387,9 @@ class AlbFormat(LineFormat):
             elb["node_ip"] = node_ip
             tail += 1
         if n > tail:
-            elb["unparsed_tail"] = t[tail:n]
+            rest = t[tail:n]
+            if rest.count("-") != n - tail:  # null markers alone say nothing (2026's two)
+                elb["unparsed_tail"] = rest
         if not doc["http"]:
             del doc["http"]
         if not elb:  # every field was a null marker
