@@ -52,6 +52,7 @@ def _extensions(build: Path) -> list:  # type: ignore[type-arg]
     """mypyc's C for the modules (written under `build`), as setuptools extensions."""
     from mypyc.build import mypycify
 
+    os.environ["MYPY_CACHE_DIR"] = str(build / "mypy_cache")  # not among the sources
     return mypycify(sources(), opt_level="3", group_name=GROUP, target_dir=str(build))
 
 

@@ -5,16 +5,18 @@ rejection, on real, generated and broken lines."""
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import subprocess
 import sys
 import sysconfig
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.support import native_compile_script, parser_corpus
+from tests.support import load_script, native_compile_script, parser_corpus
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -79,3 +81,65 @@ def test_compiled_parser_gives_exactly_what_its_source_gives(module: str, tmp_pa
     assert compiled.returncode == pure.returncode == 1
     assert compiled.stdout == pure.stdout
     assert compiled.stderr == pure.stderr
+
+
+# -- the Debian packages the Lambda build and its arm64 test use (layers/native/debian.py) --
+
+DEBIAN = load_script("native_debian", ROOT / "layers" / "native" / "debian.py")
+
+
+def _deb(files: dict[str, bytes]) -> bytes:
+    """A .deb as dpkg writes one: an ar archive of debian-binary, control and data tarballs."""
+
+    def tarball(entries: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:xz") as tar:
+            for name, data in entries.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return out.getvalue()
+
+    members = {
+        "debian-binary": b"2.0\n",
+        "control.tar.xz": tarball({"./control": b"Package: x\n"}),
+        "data.tar.xz": tarball(files),
+    }
+    archive = b"!<arch>\n"
+    for name, data in members.items():
+        header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n"
+        archive += header.encode() + data + (b"\n" if len(data) % 2 else b"")
+    return archive
+
+
+def test_a_debian_package_unpacks_its_data_files(tmp_path: Path) -> None:
+    deb = _deb({"./usr/include/python3.13/Python.h": b"/* header */", "./usr/bin/x": b"odd"})
+    DEBIAN.extract_deb(deb, tmp_path)
+    assert (tmp_path / "usr/include/python3.13/Python.h").read_bytes() == b"/* header */"
+    assert (tmp_path / "usr/bin/x").read_bytes() == b"odd"
+    assert not (tmp_path / "control").exists()
+
+
+def test_what_is_not_a_debian_package_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a Debian package"):
+        DEBIAN.extract_deb(b"PK\x03\x04 a zip", tmp_path)
+    with pytest.raises(ValueError, match=r"no data\.tar"):
+        DEBIAN.extract_deb(b"!<arch>\n", tmp_path)
+
+
+def test_dependencies_are_followed_through_alternatives_and_left_out_when_not_needed() -> None:
+    index = {
+        "python3.13-minimal": {"Depends": "libpython3.13-minimal (= 3.13.5-2), zlib1g (>= 1:1.2)"},
+        "libpython3.13-minimal": {"Pre-Depends": "libc6 (>= 2.17)", "Depends": "libssl3t64"},
+        "libpython3.13-stdlib": {"Depends": "media-types | mime-support, libffi8, tzdata"},
+        "libc6": {"Depends": "libgcc-s1"},
+        **{name: {} for name in ("zlib1g", "libssl3t64", "libffi8", "libgcc-s1", "tzdata")},
+        "media-types": {},
+    }
+    wanted = DEBIAN.with_dependencies(index, ("python3.13-minimal", "libpython3.13-stdlib"))
+    assert sorted(wanted) == sorted(
+        [
+            "python3.13-minimal", "libpython3.13-minimal", "zlib1g", "libc6", "libgcc-s1",
+            "libssl3t64", "libpython3.13-stdlib", "libffi8",
+        ]
+    )  # fmt: skip
