@@ -3,7 +3,8 @@
 Its headers build the Lambda's compiled parsers (`compile.py --lambda`); its interpreter runs
 that build under qemu in the tests. Only the standard library is used, so that this works on
 any machine that can reach the archive: the package index and the packages are fetched over
-HTTP and unpacked without dpkg.
+HTTPS, each package checked against the SHA-256 the index gives for it, and unpacked
+without dpkg.
 
     python layers/native/debian.py headers DIR       # libpython3.13-dev: DIR/usr/include/...
     python layers/native/debian.py interpreter DIR   # python3.13 and the libraries it loads
@@ -12,6 +13,7 @@ HTTP and unpacked without dpkg.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import lzma
 import os
@@ -22,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-MIRROR = os.environ.get("LOGFERRY_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+MIRROR = os.environ.get("LOGFERRY_DEBIAN_MIRROR", "https://deb.debian.org/debian")
 SUITE = "trixie"  # the Debian release with CPython 3.13, the Lambda runtime's version
 ARCH = "arm64"
 CACHE = Path(os.environ.get("LOGFERRY_CACHE", Path.home() / ".cache" / "logferry")) / "debian"
@@ -82,14 +84,20 @@ def with_dependencies(packages: dict[str, Package], names: tuple[str, ...]) -> l
 
 
 def _deb(package: Package) -> bytes:
-    """The package's .deb, downloaded once (its file name carries its version)."""
+    """The package's .deb, downloaded once (its file name carries its version) and checked."""
     cached = CACHE / "pool" / Path(package["Filename"]).name
-    if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".part")
-        partial.write_bytes(_get(f"{MIRROR}/{package['Filename']}"))
-        partial.replace(cached)
-    return cached.read_bytes()
+    if cached.exists():
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == package["SHA256"]:
+            return data
+    data = _get(f"{MIRROR}/{package['Filename']}")
+    if hashlib.sha256(data).hexdigest() != package["SHA256"]:
+        raise ValueError(f"{package['Filename']}: SHA-256 differs from the package index")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".part")
+    partial.write_bytes(data)
+    partial.replace(cached)
+    return data
 
 
 def extract_deb(deb: bytes, into: Path) -> None:
@@ -116,7 +124,7 @@ def unpack(names: tuple[str, ...], into: Path, depends: bool = False) -> list[st
     try:
         wanted = with_dependencies(packages, names) if depends else list(names)
         debs = [_deb(packages[name]) for name in wanted]
-    except (KeyError, OSError):  # replaced in the archive since the index was read
+    except (KeyError, OSError, ValueError):  # replaced in the archive since the index was read
         packages = package_index(refresh=True)
         wanted = with_dependencies(packages, names) if depends else list(names)
         debs = [_deb(packages[name]) for name in wanted]

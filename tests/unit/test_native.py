@@ -4,6 +4,7 @@ rejection, on real, generated and broken lines."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import os
@@ -143,3 +144,18 @@ def test_dependencies_are_followed_through_alternatives_and_left_out_when_not_ne
             "libssl3t64", "libpython3.13-stdlib", "libffi8",
         ]
     )  # fmt: skip
+
+
+def test_a_package_that_differs_from_its_index_is_refused_and_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = _deb({"./usr/include/python3.13/Python.h": b"/* header */"})
+    package = {"Filename": "pool/main/p/x_1_arm64.deb", "SHA256": hashlib.sha256(good).hexdigest()}
+    monkeypatch.setattr(DEBIAN, "CACHE", tmp_path)
+    monkeypatch.setattr(DEBIAN, "_get", lambda url: good[:-1] + b"!")
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        DEBIAN._deb(package)
+    assert not (tmp_path / "pool" / "x_1_arm64.deb").exists()
+    monkeypatch.setattr(DEBIAN, "_get", lambda url: good)
+    assert DEBIAN._deb(package) == good
+    assert (tmp_path / "pool" / "x_1_arm64.deb").read_bytes() == good
