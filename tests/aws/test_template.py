@@ -712,18 +712,14 @@ def test_lambda_layers_run_the_compiled_parsers_on_arm64_as_their_sources(
 ) -> None:
     """The layers as Lambda lays them out (both under /opt/python), run by Debian's arm64
     CPython 3.13 under qemu: the compiled parsers load, and give what their sources give."""
-    sys.path.insert(0, str(ROOT / "layers" / "native"))
-    import debian
-
+    debian = load_script("native_debian", ROOT / "layers" / "native" / "debian.py")
+    benchgen = load_script("benchgen", ROOT / "scripts" / "benchgen.py")
     cache = Path(os.environ.get("LOGFERRY_CACHE", Path.home() / ".cache" / "logferry"))
     root = cache / "debian-arm64-python"
     python = debian.interpreter(root)
     opt = tmp_path / "opt" / "python"
     shutil.copytree(_layer(sam_build, "LogferryLayer"), opt)
     shutil.copytree(_layer(sam_build, "ParsersLayer"), opt, dirs_exist_ok=True)
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import benchgen
-
     arguments = []
     for module in _native_modules():
         name = module.replace("_", "-")
