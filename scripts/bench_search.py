@@ -64,6 +64,7 @@ import orjson  # noqa: E402
 from logferry import search  # noqa: E402
 from logferry.client import make_client  # noqa: E402
 from logferry.formats.postfix import FORMAT as POSTFIX  # noqa: E402
+from logferry.indices import index_name  # noqa: E402
 from logferry.mail import transaction_id  # noqa: E402
 from logferry.model import Document, ObjectRef, ParseContext, Rejection, Source  # noqa: E402
 from logferry.setup import index_template, template_name  # noqa: E402
@@ -312,7 +313,7 @@ class MailCorpus:
 
 def index_for(prefix: str, ts: str) -> str:
     """`<prefix>-mail-YYYY.MM.DD` of a document's first-seen UTC day (as MailMerger names it)."""
-    return f"{prefix}-mail-{ts[0:4]}.{ts[5:7]}.{ts[8:10]}"
+    return index_name(prefix, "mail", ts)
 
 
 def documents(shape: CorpusShape, per_object: int = 5000) -> Iterator[tuple[str, Source]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ sys.path.insert(0, str(ROOT))  # for tests.support: the same moto wiring the tes
 
 SAMPLES = ROOT / "events" / "logs"
 BUCKET = "demo-elb-logs"
+SAMPLE_DAYS_BACK = (date.today() - date(2026, 11, 20)).days + 1
 
 
 def main() -> int:
@@ -52,6 +54,11 @@ def main() -> int:
             {
                 "OPENSEARCH_URL": settings.opensearch_url,
                 "LOGFERRY_INDEX_PREFIX": settings.index_prefix,
+                # The samples are logs of 2026-11-20: as for any backfill of older logs, the
+                # accepted window of event days is opened to reach them.
+                "LOGFERRY_ACCEPT_DAYS_BACK": os.environ.get(
+                    "LOGFERRY_ACCEPT_DAYS_BACK", str(SAMPLE_DAYS_BACK)
+                ),
             }
         )
         objects = sorted(p for p in SAMPLES.rglob("*") if p.is_file())

@@ -27,6 +27,14 @@ settings.register_profile("explore", deadline=None, max_examples=1000)
 settings.load_profile(PROFILE)
 
 
+# The samples the tests ingest are history (real-world lines from 2014 on, generated ones of
+# fixed days): every test is a deliberate backfill, with the accepted window of event days
+# (logferry.indices) opened wide, so that no test depends on today's date. Tests of the window
+# itself set their own. Set before anything reads the environment; subprocesses inherit it.
+HISTORY_DAYS = 100 * 366
+os.environ.setdefault("LOGFERRY_ACCEPT_DAYS_BACK", str(HISTORY_DAYS))
+
+
 def examples(count: int) -> int:
     """A test's own number of examples (a decorator's wins over the profile's): ten times as
     many under "explore"."""

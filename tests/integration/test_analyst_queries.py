@@ -25,6 +25,7 @@ from logferry import content, dashboards, monitors, setup
 from logferry.config import Settings
 from logferry.formats import index_properties
 from logferry.formats.nlb import FORMAT as NLB
+from tests.conftest import HISTORY_DAYS
 
 pytestmark = pytest.mark.integration
 
@@ -433,7 +434,11 @@ def n(name: str) -> int:
 
 
 def monitor_named(prefix: str, suffix: str, sources: tuple[str, ...] = ()) -> dict[str, Any]:
-    settings = Settings(index_prefix=prefix, alert_expected_sources=tuple((s, 0) for s in sources))
+    settings = Settings(
+        index_prefix=prefix,
+        accept_days_back=HISTORY_DAYS,
+        alert_expected_sources=tuple((s, 0) for s in sources),
+    )
     (monitor,) = [m for m in monitors.monitors(settings) if m["name"] == f"{prefix}: {suffix}"]
     return monitor
 
@@ -609,7 +614,11 @@ def test_pipeline_silence_fires_for_absent_and_stale_sources_not_for_live_ones(
 def test_setup_notes_missing_alerting_and_dashboards_or_applies_monitors_once_per_name(
     os_client: Any, index_prefix: str
 ) -> None:
-    settings = Settings(index_prefix=index_prefix, alert_expected_sources=(("nlb", 0),))
+    settings = Settings(
+        index_prefix=index_prefix,
+        accept_days_back=HISTORY_DAYS,
+        alert_expected_sources=(("nlb", 0),),
+    )
     lines = setup.apply(os_client, settings)
     assert any(line.startswith("LOGFERRY_DASHBOARDS_URL not set:") for line in lines)
     if "opensearch-alerting" not in plugins(os_client):

@@ -15,7 +15,7 @@ from logferry.deadletter import StreamDeadLetters
 from logferry.model import ObjectRef
 from logferry.pipeline import LocalFiles, ObjectResult, Pipeline
 from logferry.sink import BulkSink, BulkTransport
-from tests.conftest import REALWORLD, SHARED
+from tests.conftest import HISTORY_DAYS, REALWORLD, SHARED
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def ingest(tmp_path: Path, name: str, body: bytes, prefix: str, client: Any) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     pipeline = Pipeline(
-        Settings(index_prefix=prefix),
+        Settings(index_prefix=prefix, accept_days_back=HISTORY_DAYS),
         LocalFiles(),
         BulkSink(BulkTransport(client)),
         StreamDeadLetters(),

@@ -17,7 +17,7 @@ from logferry.deadletter import StreamDeadLetters
 from logferry.model import ObjectRef
 from logferry.pipeline import LocalFiles, Pipeline
 from logferry.sink import BulkSink, BulkTransport
-from tests.conftest import REALWORLD
+from tests.conftest import HISTORY_DAYS, REALWORLD
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def real_lines(path: Path) -> list[str]:
 def ingest(client: Any, prefix: str, path: Path) -> Any:
     errors = io.StringIO()
     pipeline = Pipeline(
-        Settings(index_prefix=prefix),
+        Settings(index_prefix=prefix, accept_days_back=HISTORY_DAYS),
         LocalFiles(),
         BulkSink(BulkTransport(client)),
         StreamDeadLetters(errors),

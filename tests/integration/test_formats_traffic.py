@@ -16,6 +16,7 @@ from logferry.deadletter import StreamDeadLetters
 from logferry.model import ObjectRef
 from logferry.pipeline import LocalFiles, ObjectResult, Pipeline
 from logferry.sink import BulkSink, BulkTransport
+from tests.conftest import HISTORY_DAYS
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ S3_LINES = [
 
 def ingest(prefix: str, os_client: Any, path: Path, deadletters: io.StringIO) -> ObjectResult:
     pipeline = Pipeline(
-        Settings(index_prefix=prefix),
+        Settings(index_prefix=prefix, accept_days_back=HISTORY_DAYS),
         LocalFiles(),
         BulkSink(BulkTransport(os_client)),
         StreamDeadLetters(deadletters),

@@ -22,6 +22,7 @@ from logferry.model import ObjectRef
 from logferry.pipeline import LocalFiles, ObjectResult, Pipeline
 from logferry.search import criteria_from, format_hits, search
 from logferry.sink import BulkSink, BulkTransport
+from tests.conftest import HISTORY_DAYS
 from tests.support import FakeLambdaContext, Wiring, load_ingest_handler
 
 pytestmark = pytest.mark.integration
@@ -93,7 +94,9 @@ def write(path: Path, obj: tuple[datetime, str]) -> Path:
 
 @pytest.fixture
 def ingest(index_prefix: str, opensearch_url: str, os_client: Any) -> Any:
-    settings = Settings(opensearch_url=opensearch_url, index_prefix=index_prefix)
+    settings = Settings(
+        opensearch_url=opensearch_url, index_prefix=index_prefix, accept_days_back=HISTORY_DAYS
+    )
     sink = BulkSink(BulkTransport(os_client))
     pipeline = Pipeline(settings, LocalFiles(), sink, StreamDeadLetters())
 

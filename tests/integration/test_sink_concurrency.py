@@ -15,6 +15,7 @@ from logferry.deadletter import StreamDeadLetters
 from logferry.model import ObjectRef
 from logferry.pipeline import LocalFiles, Pipeline
 from logferry.sink import BulkSink, BulkTransport
+from tests.conftest import HISTORY_DAYS
 from tests.support import NLB_KEY, census, gz, marked_nlb_line
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,10 @@ def test_object_with_requests_in_flight_is_indexed_once_and_again_under_the_same
     path.write_bytes(gz("\n".join(marked_nlb_line("c", n) for n in range(LINES)) + "\n"))
     sink = BulkSink(BulkTransport(os_client), max_docs=100, concurrency=3)
     pipeline = Pipeline(
-        Settings(index_prefix=index_prefix), LocalFiles(), sink, StreamDeadLetters()
+        Settings(index_prefix=index_prefix, accept_days_back=HISTORY_DAYS),
+        LocalFiles(),
+        sink,
+        StreamDeadLetters(),
     )
 
     first = pipeline.ingest(ObjectRef("", str(path)))

@@ -178,13 +178,12 @@ def test_spill_of_a_damaged_object_keeps_the_complete_lines_and_reports_the_dama
 
 
 def test_continuation_message_round_trips_and_is_recognised() -> None:
-    segment = Segment(
-        "nlb", part=ObjectRef("work", "w/p.gz"), first_line=7, resume_line=9, documents=6, round=2
-    )
+    part = ObjectRef("work", f"logferry-work/{REF.identity}/000000000007.gz")
+    segment = Segment("nlb", part=part, first_line=7, resume_line=9, documents=6, round=2)
     body = json.dumps(continuation_message(REF, segment))
     message = continuation_of(body)
     assert message is not None
-    assert segment_from_message(message) == (REF, segment)
+    assert segment_from_message(message, ResumeSettings(work_bucket="work")) == (REF, segment)
     # Anything that reads it as a notification still finds the object (ingesting it whole is
     # idempotent).
     assert list(refs_from_message(body)) == [REF]

@@ -50,6 +50,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from .events import CONTINUATION, object_fields, ref_from_fields
+from .formats import get_format
 from .formats.base import LineFormat, LogFormat
 from .model import Document, ObjectRef, Rejection
 from .reader import LineReader, ObjectProblem, Readable
@@ -158,10 +159,26 @@ def continuation_message(ref: ObjectRef, segment: Segment) -> dict[str, Any]:
     }
 
 
-def segment_from_message(message: dict[str, Any]) -> tuple[ObjectRef, Segment]:
-    """The object and segment a continuation message names (KeyError/TypeError if damaged)."""
+# Bounds of a continuation's numbers: far beyond any real object (8 GiB of one-byte lines is
+# 2**32 lines), well inside what JSON and the counters carry.
+_MAX_POSITION = 1 << 40
+MAX_ROUNDS = 10_000
+
+
+def segment_from_message(
+    message: dict[str, Any], settings: ResumeSettings | None = None
+) -> tuple[ObjectRef, Segment]:
+    """The object and segment a continuation message names; KeyError, TypeError or ValueError
+    if it is damaged or not one logferry could have written.
+
+    Continuations are checked, not signed: one names an object, which must still be in a
+    source bucket (Pipeline.is_source), and at most a work part, which must lie in the work
+    bucket under that object's own prefix (WorkParts.key_for). So a forged continuation can
+    ask for no more than a forged S3 notification could, and the stack needs no key to keep.
+    """
     part = message.get("part")
-    return ref_from_fields(message["object"]), Segment(
+    ref = ref_from_fields(message["object"])
+    segment = Segment(
         format=str(message["format"]),
         mode=str(message.get("mode", LINES)),
         part=None if not part else ObjectRef(str(part["bucket"]), str(part["key"])),
@@ -171,6 +188,26 @@ def segment_from_message(message: dict[str, Any]) -> tuple[ObjectRef, Segment]:
         documents=int(message.get("documents", 0)),
         round=int(message.get("round", 0)),
     )
+    if not isinstance(ref.bucket, str) or not isinstance(ref.key, str) or not ref.key:
+        raise ValueError("its object has no bucket and key")
+    get_format(segment.format)  # UnknownFormat is a LookupError: KeyError's kin
+    if segment.mode not in (LINES, STREAM):
+        raise ValueError(f"unknown mode {segment.mode!r}")
+    if not 1 <= segment.first_line <= segment.resume_line < _MAX_POSITION:
+        raise ValueError(f"lines out of range: {segment.first_line}, {segment.resume_line}")
+    if not (0 <= segment.skip_items < _MAX_POSITION and 0 <= segment.documents < _MAX_POSITION):
+        raise ValueError("counts out of range")
+    if not 0 <= segment.round <= MAX_ROUNDS:
+        raise ValueError(f"round {segment.round} out of range")
+    if segment.part is not None:
+        work = settings or ResumeSettings()
+        prefix = f"{work.work_prefix}{ref.identity}/"
+        if segment.part.bucket != work.work_bucket or not segment.part.key.startswith(prefix):
+            raise ValueError(
+                f"part {segment.part.uri} is not a work part of {ref.uri}"
+                f" (s3://{work.work_bucket}/{prefix}...)"
+            )
+    return ref, segment
 
 
 # -- reading a segment -----------------------------------------------------------------------
@@ -215,7 +252,7 @@ class SegmentReader(LineReader):
         if not raw and self.problem is not None:
             # The reader stops counting where the stream breaks, after yielding every complete
             # line before it (and rejecting an over-long one it was inside of).
-            rejected = max((r.position - self.offset for r in self.rejections), default=0)
+            rejected = self.last_rejected - self.offset if self.last_rejected else 0
             raw = max(self._newlines, rejected)
         last = self._stopped_before - 1 if self._stopped_before is not None else raw + self.offset
         return max(0, last - self.resume_line + 1)

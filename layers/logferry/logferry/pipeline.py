@@ -13,16 +13,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, BinaryIO, Protocol
+from datetime import UTC, date, datetime
+from fnmatch import fnmatchcase
+from typing import Any, BinaryIO, Literal, Protocol
 
 import orjson
 
 from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
 from .config import Settings
-from .deadletter import DeadLetters, document_record, line_record, object_record
+from .deadletter import DeadLetters, LineLetters, document_record, object_record
 from .formats import format_for_content, format_for_key, get_format, skip_reason
 from .formats.base import LineParser, LogFormat, line_rejection
+from .indices import IndexRouter, Window
 from .model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from .reader import LineReader, Readable
 from .sink import BulkSink
@@ -78,11 +80,29 @@ class LocalFiles:
         return OpenedObject(stream, mtime)
 
 
+# What became of an object: every line indexed or rejected (`indexed`; `rejected` when not one
+# line was indexed), not ingested (`skipped`: not a log; `empty`; `missing`: gone before it was
+# read; `refused`: not in a source bucket; `unrecognised`: no format; `unsupported`: Parquet),
+# read in part (`damaged`: corrupt, truncated, over the cap), or `continued` by a later
+# invocation (logferry.checkpoint).
+Outcome = Literal[
+    "indexed",
+    "rejected",
+    "skipped",
+    "empty",
+    "missing",
+    "refused",
+    "unrecognised",
+    "unsupported",
+    "damaged",
+    "continued",
+]
+
+
 @dataclass
 class ObjectResult:
     ref: ObjectRef
-    # indexed | skipped | empty | missing | unrecognised | unsupported | damaged
-    outcome: str
+    outcome: Outcome
     format: str | None = None
     lines: int = 0
     documents: int = 0
@@ -105,11 +125,6 @@ def _by_content(first_line: str | None) -> LogFormat | None:
     return None if first_line is None else format_for_content(first_line)
 
 
-def index_name(prefix: str, source: str, timestamp: str) -> str:
-    # @timestamp is ISO 8601 (YYYY-MM-DD...): the entry's own UTC day names its index.
-    return f"{prefix}-{source}-{timestamp[0:4]}.{timestamp[5:7]}.{timestamp[8:10]}"
-
-
 def document_id(identity: str, doc: Document) -> str:
     if doc.doc_id is not None:
         return doc.doc_id
@@ -118,18 +133,12 @@ def document_id(identity: str, doc: Document) -> str:
     return f"{identity}-{doc.position}"
 
 
-NO_TIMESTAMP = "document without a valid @timestamp"
-
-
-def _day_index(indices: dict[str, str], ts: object, prefix: str, source: str) -> str | None:
-    """The index of the day of `ts` (remembered in `indices`, by YYYY-MM-DD), or None when it
-    is no valid @timestamp (not a string of at least a date)."""
-    if not isinstance(ts, str) or len(ts) < 10:
-        return None
-    if len(indices) >= 4096:  # hostile objects with a new day per line
-        indices.clear()
-    index = indices[ts[:10]] = index_name(prefix, source, ts)
-    return index
+def _as_text(source: Source) -> str:
+    """A document as the text of its rejection (formats that read whole objects have no line)."""
+    try:
+        return orjson.dumps(source).decode()
+    except orjson.JSONEncodeError:
+        return str(source)
 
 
 def _unwritable(position: int, source: Source, exc: Exception) -> Rejection:
@@ -179,23 +188,43 @@ class Pipeline:
     # Watches the time budget, checkpoints what cannot be finished (logferry.checkpoint);
     # None: every object is read to its end.
     continuations: Continuations | None = None
+    # Today's date (UTC), from which the accepted window of event days is counted.
+    today: Callable[[], date] = lambda: datetime.now(UTC).date()
+
+    def router(self, fmt: LogFormat) -> IndexRouter:
+        """The index names of one object's entries, within the accepted window and cap."""
+        settings = self.settings
+        window = Window(self.today(), settings.days_back, settings.accept_days_ahead)
+        return IndexRouter(
+            settings.index_prefix, fmt.index_source, window, settings.max_indices_per_object
+        )
 
     def documents(
-        self, ref: ObjectRef, fmt: LogFormat, reader: LineReader, ctx: ParseContext
+        self,
+        ref: ObjectRef,
+        fmt: LogFormat,
+        reader: LineReader,
+        ctx: ParseContext,
+        router: IndexRouter | None = None,
     ) -> Iterator[tuple[str, str, Document] | Rejection]:
         """Parsed entries with their index and id, for the sink (and for `logferry parse`)."""
-        prefix = self.settings.index_prefix
-        source = fmt.index_source
+        router = router or self.router(fmt)
+        days, route = router.days, router.route
         identity = ref.identity
         for item in fmt.parse_object(reader, ctx):
             if isinstance(item, Rejection):
                 yield item
                 continue
             ts = item.source.get("@timestamp")
-            if not isinstance(ts, str) or len(ts) < 10:
-                yield Rejection(item.position, NO_TIMESTAMP, "")
-                continue
-            yield index_name(prefix, source, ts), document_id(identity, item), item
+            try:  # a day seen before: a hit implies a valid @timestamp
+                index: str | None = days[ts[:10]]  # type: ignore[index]
+            except (KeyError, TypeError):
+                index, why = route(ts)
+                if index is None:
+                    yield Rejection(item.position, why, _as_text(item.source))
+                    continue
+            assert index is not None
+            yield index, document_id(identity, item), item
 
     def open(
         self, ref: ObjectRef, segment: Segment | None = None
@@ -216,11 +245,33 @@ class Pipeline:
         return reader, ctx
 
     def detect(self, ref: ObjectRef, reader: LineReader) -> LogFormat | None:
-        """The forced format, else the key's, else the first line's (read by peeking)."""
+        """The forced format, else a configured key prefix's, else the format of AWS's key
+        layout, else the first line's (read by peeking). The key layout yields to the content
+        when its format does not recognise the first line and another format does: a key is
+        only a name, and whoever writes to the bucket chooses it."""
         if self.format_name:
             return get_format(self.format_name)
-        fmt = format_for_key(ref.key, self.settings.format_prefixes)
-        return fmt or _by_content(reader.first_line())
+        for prefix, name in self.settings.format_prefixes:
+            if ref.key.startswith(prefix):
+                return get_format(name)
+        fmt = format_for_key(ref.key)
+        first_line = reader.first_line()
+        if fmt is None:
+            return _by_content(first_line)
+        if first_line is not None and not fmt.matches_content(first_line):
+            by_content = format_for_content(first_line)
+            if by_content is not None:
+                log.warning(
+                    "format of the content, not of the key",
+                    extra={"object": ref.uri, "key_format": fmt.name, "format": by_content.name},
+                )
+                return by_content
+        return fmt
+
+    def is_source(self, bucket: str) -> bool:
+        """Whether objects of `bucket` may be read (LOGFERRY_SOURCE_BUCKETS; local files are)."""
+        patterns = self.settings.source_buckets
+        return not patterns or not bucket or any(fnmatchcase(bucket, p) for p in patterns)
 
     def ingest(self, ref: ObjectRef, segment: Segment | None = None) -> ObjectResult:
         started = self.clock()
@@ -230,17 +281,39 @@ class Pipeline:
         return result
 
     def _ingest(self, ref: ObjectRef, segment: Segment | None = None) -> ObjectResult:
+        if not self.is_source(ref.bucket):
+            problem = f"bucket {ref.bucket!r} is not a configured source (LOGFERRY_SOURCE_BUCKETS)"
+            return self._not_read(ref, segment, "refused", problem)
         reason = None if self.format_name or segment else skip_reason(ref.key)
         if reason:
             return ObjectResult(ref, "skipped", problem=reason)
         try:
             reader, ctx = self.open(ref, segment)
         except ObjectGone as exc:
-            return ObjectResult(ref, "missing", problem=str(exc))
+            problem = str(exc)
+            if segment is not None and segment.part is not None:
+                # The work part expired before its continuation ran: its lines are unread.
+                problem = (
+                    f"work part {segment.part.uri} is gone: lines from {segment.resume_line} of"
+                    f" {ref.uri} were not read ({exc})"
+                )
+            return self._not_read(ref, segment, "missing", problem)
         try:
             return self._ingest_lines(ref, reader, ctx, segment)
         finally:
             reader.close()
+
+    def _not_read(
+        self, ref: ObjectRef, segment: Segment | None, outcome: Outcome, problem: str
+    ) -> ObjectResult:
+        """An object not read at all, kept as an `object` dead letter saying why (so that
+        `logferry replay` takes it through again once the cause is gone)."""
+        result = ObjectResult(ref, outcome, problem=problem)
+        fmt = segment.format if segment else None
+        result.dead_lettered = self.deadletters.write(
+            deadletter_ref(ref, segment), "object", [object_record(ref, fmt, problem)]
+        )
+        return result
 
     def _send_lines(
         self,
@@ -250,8 +323,9 @@ class Pipeline:
         ctx: ParseContext,
         lines: LineParser,
         sink: BulkSink,
-        rejections: list[Rejection],
+        letters: LineLetters,
         attention: _Attention,
+        router: IndexRouter,
     ) -> int:
         """The loop of `_ingest_lines` for a format with one entry per line, in one frame:
         line -> document -> index and id -> JSON -> sink. It does what `documents` and
@@ -260,10 +334,9 @@ class Pipeline:
         Returns the entries consumed (counted for the watch)."""
         take_header, parse_line = lines
         keep_original = ctx.keep_original
-        index_prefix, source_name = self.settings.index_prefix, fmt.index_source
         id_prefix = ref.identity + "-"
-        indices: dict[str, str] = {}  # YYYY-MM-DD -> index name
-        dumps, add, reject = orjson.dumps, sink.add, rejections.append
+        days, route = router.days, router.route  # YYYY-MM-DD -> index name
+        dumps, add, reject = orjson.dumps, sink.add, letters.add
         consumed = 0
         at = attention.at
         for lineno, line in reader:
@@ -276,10 +349,11 @@ class Pipeline:
             else:
                 if keep_original:
                     source["event"]["original"] = line
+                why = ""
                 try:  # the index of a day seen before: a hit implies a valid @timestamp
-                    index: str | None = indices[source["@timestamp"][:10]]
+                    index: str | None = days[source["@timestamp"][:10]]
                 except (KeyError, TypeError):  # a new day, or no valid @timestamp
-                    index = _day_index(indices, source.get("@timestamp"), index_prefix, source_name)
+                    index, why = route(source.get("@timestamp"))
                 if index is not None:
                     doc_id = id_prefix + str(lineno)
                     consumed += 1
@@ -297,7 +371,7 @@ class Pipeline:
                         continue
                     add(index, doc_id, body)
                     continue
-                rejection = Rejection(lineno, NO_TIMESTAMP, "")
+                rejection = Rejection(lineno, why, line)
             consumed += 1
             if consumed >= at:
                 passed = attention.look(consumed, rejection)
@@ -318,17 +392,17 @@ class Pipeline:
             return result
         fmt = get_format(segment.format) if segment else self.detect(ref, reader)
         if fmt is None:
-            result.outcome = "unrecognised"
-            result.problem = "log format could not be determined from the key or first line"
-            result.dead_lettered = self.deadletters.write(
-                ref, "object", [object_record(ref, None, result.problem)]
-            )
-            return result
+            problem = "log format could not be determined from the key or first line"
+            return self._not_read(ref, segment, "unrecognised", problem)
         result.format = fmt.name
         sink = self.sink
         if sink is None:
             raise RuntimeError("Pipeline.ingest needs a sink")
-        rejections: list[Rejection] = []
+        # Each segment of a continued object keeps its dead letters in a file of its own.
+        kept_as = deadletter_ref(ref, segment)
+        letters = self.deadletters.lines(kept_as, ref, fmt.name, self.settings.max_rejections_kept)
+        reader.reject = letters.add
+        router = self.router(fmt)
         indexed_before, failed_before = sink.stats.indexed, len(sink.failures)
         # Parts of an entity spread over objects (mail transactions) are merged with what is
         # indexed instead of overwriting it: such a format hands its merger the documents.
@@ -341,11 +415,11 @@ class Pipeline:
             lines = fmt.line_parser(reader, ctx) if merger is None else None
             if lines is not None:
                 consumed = self._send_lines(
-                    ref, fmt, reader, ctx, lines, sink, rejections, attention
+                    ref, fmt, reader, ctx, lines, sink, letters, attention, router
                 )
             else:
                 at = attention.at
-                for item in self.documents(ref, fmt, reader, ctx):
+                for item in self.documents(ref, fmt, reader, ctx, router):
                     consumed += 1
                     if consumed >= at:  # only when watched: see _Attention
                         passed = attention.look(consumed, item)
@@ -355,7 +429,7 @@ class Pipeline:
                                 break
                             continue
                     if isinstance(item, Rejection):
-                        rejections.append(item)
+                        letters.add(item)
                     elif merger is not None:
                         merger.add(*item)
                     else:
@@ -363,7 +437,7 @@ class Pipeline:
                         try:
                             body = orjson.dumps(doc.source)
                         except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-                            rejections.append(_unwritable(doc.position, doc.source, exc))
+                            letters.add(_unwritable(doc.position, doc.source, exc))
                             continue
                         sink.add(index, doc_id, body)
         except UnsupportedObject as exc:
@@ -378,21 +452,17 @@ class Pipeline:
             done = sink.stats.indexed - indexed_before
             result.extra.update(watch.suspend(ref, segment, fmt, reader, stop, consumed, done))
             result.outcome = "continued"
-        rejections.extend(reader.rejections)
         failures = sink.failures[failed_before:]
         del sink.failures[failed_before:]
         result.documents = sink.stats.indexed - indexed_before
         result.lines = reader.lines_read
         result.bytes_in, result.bytes_out = reader.bytes_in, reader.bytes_out
-        result.rejected = len(rejections)
+        result.rejected = letters.rejected
+        result.dead_lettered += letters.close()
         if reader.invalid_utf8_lines:
             result.extra["invalid_utf8_lines"] = reader.invalid_utf8_lines
-        # Each segment of a continued object keeps its dead letters in a file of its own.
-        kept_as = deadletter_ref(ref, segment)
-        if rejections:
-            result.dead_lettered += self.deadletters.write(
-                kept_as, "line", (line_record(ref, fmt.name, r) for r in rejections)
-            )
+        if result.outcome == "indexed" and not result.documents and (result.rejected or failures):
+            result.outcome = "rejected"  # not one line indexed
         if failures:
             result.extra["failed_documents"] = len(failures)
             result.dead_lettered += self.deadletters.write(

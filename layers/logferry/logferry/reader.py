@@ -14,7 +14,7 @@ iteration and sets `problem`, after every complete line before the damage was yi
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Protocol
 
 from .model import Line, Rejection
@@ -66,7 +66,11 @@ class LineReader:
         self._max_object_bytes = max_object_bytes
         self._max_line_bytes = max_line_bytes
         self._skip_lines = skip_lines
+        # Over-long lines go to `reject` as they are found: by default into `rejections`; the
+        # pipeline hands them straight to the dead letters instead.
         self.rejections: list[Rejection] = []
+        self.reject: Callable[[Rejection], None] = self.rejections.append
+        self.last_rejected = 0  # the line number of the last rejection
         self.problem: str | None = None
         self.compressed = False
         self.bytes_in = 0  # as stored
@@ -276,7 +280,8 @@ class LineReader:
             self.lines_read = lineno
 
     def _reject_oversize(self, lineno: int, head: bytes) -> None:
-        self.rejections.append(
+        self.last_rejected = lineno
+        self.reject(
             Rejection(
                 lineno,
                 f"line longer than {self._max_line_bytes} bytes (LOGFERRY_MAX_LINE_BYTES)",

@@ -11,8 +11,10 @@ timeout and land in the queue's DLQ after its redrive count; `logferry replay` d
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,6 @@ from .checkpoint import (
     Continuations,
     ResumeSettings,
     Segment,
-    deadletter_ref,
     segment_from_message,
 )
 from .config import Settings
@@ -88,14 +89,31 @@ class IngestService:
         )
 
     def jobs(self, body: str) -> list[tuple[ObjectRef, Segment | None]]:
-        """The objects (or object segments, for a continuation) one message names."""
+        """The objects (or object segments, for a continuation) one message names: at most
+        `max_objects_per_message`; the others are kept as one `object` dead-letter file."""
         checkpoint = continuation_of(body)
         if checkpoint is None:
-            return [(ref, None) for ref in refs_from_message(body)]
+            refs = refs_from_message(body)
+            cap = self.settings.max_objects_per_message
+            jobs: list[tuple[ObjectRef, Segment | None]] = [
+                (ref, None) for ref in itertools.islice(refs, cap)
+            ]
+            self._refuse_beyond(cap, refs)
+            return jobs
         try:
-            return [segment_from_message(checkpoint)]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedNotification(f"continuation message is missing {exc}") from None
+            return [segment_from_message(checkpoint, self.resume)]
+        except (LookupError, TypeError, ValueError) as exc:
+            raise MalformedNotification(f"continuation message refused: {exc}") from None
+
+    def _refuse_beyond(self, cap: int, refs: Iterator[ObjectRef]) -> None:
+        first = next(refs, None)
+        if first is None:
+            return
+        reason = f"more than {cap} objects in one message (LOGFERRY_MAX_OBJECTS_PER_MESSAGE)"
+        records = (object_record(ref, None, reason) for ref in itertools.chain([first], refs))
+        kept_as = dataclasses.replace(first, key=f"{first.key}#beyond-{cap}")
+        kept = self.pipeline.deadletters.write(kept_as, "object", records)
+        log.warning("objects not read", extra={"reason": reason, "objects": kept})
 
     def process_message(self, body: str) -> list[ObjectResult]:
         """Ingest every object one queue message names; raise to have it delivered again."""
@@ -120,22 +138,6 @@ class IngestService:
                 # sent with the next object, and its counts are this invocation's.
                 self.sink.discard()
                 raise
-            if segment is not None and segment.part is not None and result.outcome == "missing":
-                self._part_missing(ref, segment, result)
             results.append(result)
         self.results.extend(results)
         return results
-
-    def _part_missing(self, ref: ObjectRef, segment: Segment, result: ObjectResult) -> None:
-        # The work part expired before its continuation ran: the lines it held are unread.
-        # Kept as an object dead letter, so `logferry replay` ingests the object again.
-        assert segment.part is not None
-        result.problem = (
-            f"work part {segment.part.uri} is gone: lines from {segment.resume_line} of"
-            f" {ref.uri} were not read ({result.problem})"
-        )
-        result.dead_lettered += self.pipeline.deadletters.write(
-            deadletter_ref(ref, segment),
-            "object",
-            [object_record(ref, segment.format, result.problem)],
-        )

@@ -1,0 +1,121 @@
+"""Which index a document goes to: `<prefix>-<source>-YYYY.MM.DD`, by the entry's own UTC day.
+
+The index stays a pure function of the entry (so a redelivered object overwrites what it wrote
+before), but what an object may ask of the cluster is bounded, because one forged object could
+otherwise create an index per line:
+- the event day must lie in the accepted window (`LOGFERRY_ACCEPT_DAYS_BACK` before today, by
+  default the retention period plus a margin, to `LOGFERRY_ACCEPT_DAYS_AHEAD` after it);
+- one object writes at most `LOGFERRY_MAX_INDICES_PER_OBJECT` distinct indices;
+- every name is checked as OpenSearch would check it before any request carries it.
+An entry that fails one of these is a line rejection (kept for replay: a deliberate backfill of
+old logs widens the window and replays them), never a 400 from the cluster.
+
+Rejected alternative: clamping out-of-window times to today. The document would lie about when
+it happened, and its index would no longer follow from its own time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+# The first entry of each day is checked in full; parsers give canonical UTC times
+# (tests/unit/test_timestamps.py), so the entries after it need only their day looked up.
+CANONICAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z", re.ASCII)
+OUTSIDE_WINDOW = "event time outside the accepted window"
+# Characters OpenSearch refuses in an index name (besides upper case), and its length limit.
+_INVALID_NAME_CHARS = frozenset('\\/*?"<>| ,#:')
+MAX_INDEX_NAME_BYTES = 255
+# Refused days remembered per object, so a hostile object pays the date check once a day.
+_REFUSED_KEPT = 4096
+
+
+def index_name(prefix: str, source: str, day: str) -> str:
+    """The index of `source` for `day` (YYYY-MM-DD, or a longer ISO time starting with it)."""
+    return f"{prefix}-{source}-{day[0:4]}.{day[5:7]}.{day[8:10]}"
+
+
+def index_name_problem(name: str) -> str | None:
+    """Why OpenSearch would refuse `name` as an index name, or None."""
+    if not name or name != name.lower():
+        return f"index name {name[:80]!r} must be lower case"
+    if name[0] in "-_+" or name in (".", ".."):
+        return f"index name {name[:80]!r} must not start with '-', '_' or '+'"
+    if not _INVALID_NAME_CHARS.isdisjoint(name):
+        return f"index name {name[:80]!r} contains a character OpenSearch refuses"
+    if len(name.encode()) > MAX_INDEX_NAME_BYTES:
+        return f"index name is longer than {MAX_INDEX_NAME_BYTES} bytes"
+    return None
+
+
+class Window:
+    """The event days an entry may have: from `first` to `last`, inclusive (YYYY-MM-DD)."""
+
+    def __init__(self, today: date, days_back: int, days_ahead: int) -> None:
+        self.first = (today - timedelta(days=days_back)).isoformat()
+        self.last = (today + timedelta(days=days_ahead)).isoformat()
+
+    def refusal(self, day: str) -> str | None:
+        """Why entries of `day` (YYYY-MM-DD) are not indexed, or None."""
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            return f"@timestamp is not a real date: {day!r}"
+        if not self.first <= day <= self.last:
+            return f"{OUTSIDE_WINDOW} ({self.first} to {self.last}): {day}"
+        return None
+
+
+def time_problem(timestamp: str) -> str | None:
+    """Why `timestamp` is no canonical UTC time, or None."""
+    if CANONICAL_TIME.fullmatch(timestamp) is None:
+        return f"@timestamp is not a UTC time YYYY-MM-DDTHH:MM:SS[.f]Z: {timestamp[:40]!r}"
+    return None
+
+
+class IndexRouter:
+    """Index names for the entries of one object, each day checked once.
+
+    `days` holds the accepted days (YYYY-MM-DD -> index name): the loops of the pipeline look
+    an entry's day up there first and call `route` only when it is missing.
+    """
+
+    def __init__(self, prefix: str, source: str, window: Window, max_indices: int) -> None:
+        self.prefix = prefix
+        self.source = source
+        self.window = window
+        self.max_indices = max_indices
+        self.days: dict[str, str] = {}
+        self._refused: dict[str, str] = {}
+
+    def route(self, timestamp: object) -> tuple[str | None, str]:
+        """(index, "") for an entry of this @timestamp, or (None, why it is refused)."""
+        if not isinstance(timestamp, str) or len(timestamp) < 10:
+            return None, NO_TIMESTAMP
+        day = timestamp[:10]
+        index = self.days.get(day)
+        if index is not None:
+            return index, ""
+        refused = time_problem(timestamp) or self._refused.get(day) or self._refuse(day)
+        if refused is not None:
+            return None, refused
+        index = index_name(self.prefix, self.source, day)
+        problem = index_name_problem(index)
+        if problem is not None:
+            return None, problem
+        self.days[day] = index
+        return index, ""
+
+    def _refuse(self, day: str) -> str | None:
+        refused = self.window.refusal(day)
+        if refused is None and len(self.days) >= self.max_indices:
+            refused = (
+                f"object writes more than {self.max_indices} indices"
+                " (LOGFERRY_MAX_INDICES_PER_OBJECT)"
+            )
+        if refused is not None and len(self._refused) < _REFUSED_KEPT:
+            self._refused[day] = refused
+        return refused
+
+
+NO_TIMESTAMP = "document without a valid @timestamp"
