@@ -6,6 +6,8 @@
     scripts/bench.py --quick          20 MB per format, a smaller OpenSearch run
     scripts/bench.py --memory         peak RSS of `logferry parse` and of the pipeline on a
                                       1 GiB and a 40 MB NLB object
+    scripts/bench.py --hostile        peak RSS and time of the Lambda handler on hostile objects
+                                      beside a valid one (also part of the full run)
     scripts/bench.py --profile nlb    where one format's time goes (pyinstrument, if installed)
 
 Throughput is the whole path the Lambda runs (gunzip -> lines -> documents -> _bulk bodies)
@@ -45,6 +47,7 @@ from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_hostile
 import benchgen
 
 from logferry import reader as reader_module
@@ -107,7 +110,8 @@ def _peak_rss_mib() -> float:
 
 
 def _pipeline(sink: BulkSink, fmt: str, prefix: str = "bench") -> Pipeline:
-    return Pipeline(Settings(index_prefix=prefix), LocalFiles(), sink, StreamDeadLetters(), fmt)
+    settings = Settings(index_prefix=prefix, accept_days_back=benchgen.DAYS_BACK)
+    return Pipeline(settings, LocalFiles(), sink, StreamDeadLetters(), fmt)
 
 
 # -- the naive implementations -------------------------------------------------------------
@@ -933,6 +937,9 @@ def main(argv: list[str]) -> int:
         "--no-libraries", action="store_true", help="skip the isal/orjson/reader-step rows"
     )
     parser.add_argument("--memory", action="store_true", help="only the memory measurement")
+    parser.add_argument(
+        "--hostile", action="store_true", help="only what hostile objects cost the handler"
+    )
     parser.add_argument("--profile", metavar="FORMAT", help="profile one format and exit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
     args = parser.parse_args(argv)
@@ -951,8 +958,12 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     report["machine"]["load_average_at_start"] = os.getloadavg()
     print("load average at the start " + " / ".join(f"{x:.1f}" for x in os.getloadavg()))
+    # `logferry parse` in a child reads its window from the environment.
+    os.environ.setdefault("LOGFERRY_ACCEPT_DAYS_BACK", str(benchgen.DAYS_BACK))
     if args.memory:
         bench_memory(report)
+    elif args.hostile:
+        bench_hostile.bench_hostile(report)
     else:
         wanted = args.formats.split(",") if args.formats else list(benchgen.GENERATORS)
         formats = []
@@ -971,6 +982,8 @@ def main(argv: list[str]) -> int:
             bench_libraries(size, runs, report)
         if not args.no_opensearch:
             bench_opensearch(e2e_lines, runs, args.clients, report)
+            if not args.quick:
+                bench_hostile.bench_hostile(report)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n{os.cpu_count()} CPUs, Python {sys.version.split()[0]};"

@@ -25,6 +25,9 @@ SEED = 20261120
 # 2026-11-20T12:00:00Z: objects cover the five minutes after it (one ELB delivery interval).
 START = int(datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC).timestamp())
 WINDOW_SECONDS = 300
+# The generated logs are of one fixed day: the days back the accepted window of event days
+# (logferry.indices) must reach, as for any backfill.
+DAYS_BACK = max(1, (datetime.now(UTC) - datetime.fromtimestamp(START, UTC)).days + 1)
 
 Generator = Callable[[random.Random, int], Iterator[str]]
 
