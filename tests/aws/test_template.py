@@ -9,6 +9,7 @@ they check what CloudFormation would create, not the template's spelling.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import os
 import re
@@ -197,11 +198,16 @@ class Stack:
         return self.resources()[name]
 
     def statements(self, role: str) -> list[dict[str, Any]]:
-        return [
-            statement
-            for policy in self.resource(role)["Properties"]["Policies"]
-            for statement in policy["PolicyDocument"]["Statement"]
+        """The role's grants: its inline policies and the role policies attached to it."""
+        documents = [
+            policy["PolicyDocument"] for policy in self.resource(role)["Properties"]["Policies"]
         ]
+        documents += [
+            policy["Properties"]["PolicyDocument"]
+            for policy in self.resources("AWS::IAM::RolePolicy").values()
+            if policy["Properties"]["RoleName"] == f"<{role}>"
+        ]
+        return [statement for document in documents for statement in document["Statement"]]
 
     def resources_allowed(self, role: str, action: str) -> set[str]:
         allowed: set[str] = set()
@@ -498,9 +504,15 @@ def test_alarms_watch_the_dead_letter_queue_errors_throttles_lag_and_failures() 
         ("Logferry", "IngestLag"),
         ("Logferry", "DocumentsFailed"),
         ("Logferry", "DeadLetters"),
+        ("AWS/Events", "FailedInvocations"),
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == ["<AlarmTopic>"]
+    assert alarms[("AWS/Events", "FailedInvocations")]["Dimensions"] == [
+        {"Name": "RuleName", "Value": "<ExistingBucketsRule>"}
+    ]
+    only_new = Stack({"NewLogBucketName": "new-logs"}).resources("AWS::CloudWatch::Alarm")
+    assert "FailedInvocations" not in {a["Properties"]["MetricName"] for a in only_new.values()}
     assert alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"] == [
         {"Name": "QueueName", "Value": "<IngestDeadLetterQueue.QueueName>"}
     ]
@@ -521,6 +533,295 @@ def test_alerts_role_is_assumed_by_opensearch_and_only_publishes_to_the_topic() 
     assert trust["Principal"] == {"Service": "opensearchservice.amazonaws.com"}
     assert stack.resources_allowed("OpenSearchAlertsRole", "sns:Publish") == {"<AlarmTopic>"}
     assert "OpenSearchAlertsRoleArn" in stack.template["Outputs"]
+
+
+# -- who reaches the domain, the key and the queue ------------------------------------------
+
+ANALYSTS = {
+    "AnalystPrincipalArn": "arn:aws:iam::123456789012:role/analysts",
+    "AnalystCidr": "203.0.113.0/24",
+}
+
+
+def domain_statements(stack: Stack) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = stack.resource("Domain")["Properties"]["AccessPolicies"][
+        "Statement"
+    ]
+    return statements
+
+
+def principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement["Principal"]
+    named = principal.get("AWS", []) if isinstance(principal, dict) else principal
+    return named if isinstance(named, list) else [named]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_new_domain_admits_the_stack_roles_and_the_master_user_only_for_role_mapping() -> None:
+    stack = Stack(SOURCES)
+    statements = domain_statements(stack)
+    assert {s["Effect"] for s in statements} == {"Allow"}
+    # signed requests: the roles the two functions run as, nobody else
+    signed = {p for s in statements for p in principals(s) if p != "*"}
+    function_roles = {
+        stack.resource(name)["Properties"]["Role"] for name in ("IngestFunction", "SetupFunction")
+    }
+    assert signed == function_roles == {"<IngestRole.Arn>", "<SetupRole.Arn>"}
+    # unsigned requests (anybody's, as far as IAM can tell): only the master user's basic-auth
+    # calls of the setup function, on the security API paths of the two logferry roles
+    anonymous = [s for s in statements if "*" in principals(s)]
+    assert anonymous, "the setup function's master-user requests would not reach the domain"
+    domain = "arn:aws:es:us-east-1:123456789012:domain/*/"
+    allowed_paths = [r.removeprefix(domain) for s in anonymous for r in as_list(s["Resource"])]
+    for statement in anonymous:
+        assert "Condition" not in statement
+        assert set(as_list(statement["Action"])) <= {"es:ESHttpGet", "es:ESHttpPut"}
+        for resource in as_list(statement["Resource"]):
+            assert resource.startswith(domain), resource
+    for path in allowed_paths:
+        assert re.fullmatch(
+            r"_plugins/_security/(authinfo|api/(roles|rolesmapping)/logferry_\*)", path
+        ), path
+    app = load_setup_app()
+    needed = ["_plugins/_security/authinfo"] + [
+        f"_plugins/_security/api/{kind}/{name}"
+        for kind in ("roles", "rolesmapping")
+        for name in (app.WRITER_ROLE, app.SETUP_ROLE, "logferry_reader")
+    ]
+    for path in needed:
+        assert any(fnmatch.fnmatchcase(path, allowed) for allowed in allowed_paths), path
+    # fine-grained access control stays the second gate
+    security = stack.resource("Domain")["Properties"]["AdvancedSecurityOptions"]
+    assert security["Enabled"] is True and security["InternalUserDatabaseEnabled"] is True
+
+
+def test_analyst_principal_and_network_are_admitted_only_when_set() -> None:
+    def added(params: dict[str, str]) -> list[dict[str, Any]]:
+        base = {json.dumps(s, sort_keys=True) for s in domain_statements(Stack(SOURCES))}
+        return [
+            s
+            for s in domain_statements(Stack({**SOURCES, **params}))
+            if json.dumps(s, sort_keys=True) not in base
+        ]
+
+    [by_role] = added({"AnalystPrincipalArn": ANALYSTS["AnalystPrincipalArn"]})
+    assert principals(by_role) == ["arn:aws:iam::123456789012:role/analysts"]
+    assert "Condition" not in by_role
+    [by_network] = added({"AnalystCidr": ANALYSTS["AnalystCidr"]})
+    assert principals(by_network) == ["*"]
+    assert by_network["Condition"] == {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}
+    for statement in (by_role, by_network):
+        assert statement["Action"] == "es:ESHttp*"
+        assert statement["Resource"] == "arn:aws:es:us-east-1:123456789012:domain/*/*"
+    assert len(added(ANALYSTS)) == 2
+    assert not any("Condition" in s for s in domain_statements(Stack(SOURCES)))
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        (
+            "AnalystPrincipalArn",
+            ["", "arn:aws:iam::123456789012:role/analysts", "arn:aws-cn:iam::123456789012:user/a"],
+            ["analysts", "arn:aws:iam::123456789012:root", "arn:aws:iam::*:role/x", "*"],
+        ),
+        (
+            "AnalystCidr",
+            ["", "203.0.113.0/24", "198.51.100.7/32"],
+            ["203.0.113.0", "0.0.0.0/33", "any", "2001:db8::/32"],
+        ),
+        ("AcceptDaysBack", ["", "1", "30", "400"], ["0", "-1", "7d", " "]),
+    ],
+)
+def test_new_parameters_accept_only_what_they_mean(
+    parameter: str, good: list[str], bad: list[str]
+) -> None:
+    # CloudFormation matches AllowedPattern against the whole value.
+    pattern = load_template()["Parameters"][parameter]["AllowedPattern"]
+    assert [value for value in good if not re.fullmatch(pattern, value)] == []
+    assert [value for value in bad if re.fullmatch(pattern, value)] == []
+
+
+def test_analyst_parameters_are_refused_where_they_cannot_apply() -> None:
+    rules = load_template()["Rules"]
+    refused: dict[str, set[str]] = {}
+    for rule in rules.values():
+        for name in ("AnalystPrincipalArn", "AnalystCidr"):
+            if name in json.dumps(rule["Assertions"]):
+                refused.setdefault(name, set()).add(json.dumps(rule.get("RuleCondition")))
+    # an existing domain's policy is not the stack's; a VPC domain takes no IP-based policy
+    assert any("ExistingDomainEndpoint" in c for c in refused["AnalystPrincipalArn"])
+    assert any("ExistingDomainEndpoint" in c for c in refused["AnalystCidr"])
+    assert any("SubnetIds" in c for c in refused["AnalystCidr"])
+
+
+def test_roles_get_the_domain_before_their_functions_call_it() -> None:
+    resources = translate(SOURCES)["Resources"]
+    stack = Stack(SOURCES)
+    for role, caller in (("IngestRole", "IngestFunction"), ("SetupRole", "Setup")):
+        granted = {
+            name
+            for name, policy in stack.resources("AWS::IAM::RolePolicy").items()
+            if policy["Properties"]["RoleName"] == f"<{role}>"
+            and "<Domain.Arn>" in json.dumps(policy["Properties"]["PolicyDocument"])
+        }
+        assert granted, f"{role}: no role policy on the domain"
+        # the role itself names no domain: the domain's access policy names the role
+        assert "Domain" not in references(resources[role], set(resources))
+        depends = set(as_list(resources[caller].get("DependsOn", [])))
+        assert granted <= depends, f"{caller} may start before {role} may call the domain"
+
+
+def references(node: Any, names: set[str]) -> set[str]:
+    """The resources a template node refers to (Ref, Fn::GetAtt, ${...} of Fn::Sub)."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= references(item, names)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                found |= {value} & names
+            elif key == "Fn::GetAtt":
+                found |= {value[0] if isinstance(value, list) else value.split(".")[0]} & names
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else value
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)} & names
+                found |= references(variables, names)
+            else:
+                found |= references(value, names)
+    return found
+
+
+def test_resources_depend_on_each_other_without_a_cycle() -> None:
+    # CloudFormation refuses a template with a circular dependency before creating anything.
+    resources = translate({**SOURCES, **ANALYSTS})["Resources"]
+    names = set(resources)
+    edges = {
+        name: references(resource, names) | set(as_list(resource.get("DependsOn", [])))
+        for name, resource in resources.items()
+    }
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, " -> ".join([*path, name])
+        if name in done:
+            return
+        for target in sorted(edges[name]):
+            visit(target, (*path, name))
+        done.add(name)
+
+    for name in sorted(names):
+        visit(name, ())
+    assert {"Key", "ExistingBucketsRule"} <= done
+
+
+def key_statements(stack: Stack) -> dict[str, dict[str, Any]]:
+    """The key policy's statements for AWS services, by service principal."""
+    found: dict[str, dict[str, Any]] = {}
+    for statement in stack.resource("Key")["Properties"]["KeyPolicy"]["Statement"]:
+        for service in as_list(statement["Principal"].get("Service", [])):
+            assert service not in found, f"{service} in two statements"
+            found[service] = statement
+    return found
+
+
+def test_key_serves_services_only_for_this_account_and_the_stack_sources() -> None:
+    stack = Stack(SOURCES)
+    services = key_statements(stack)
+    for service, statement in services.items():
+        conditions = {key for test in statement.get("Condition", {}).values() for key in test}
+        assert "aws:SourceAccount" in conditions or any(
+            key.startswith("kms:EncryptionContext:") for key in conditions
+        ), f"{service} may use the key on anyone's behalf"
+    s3 = services["s3.amazonaws.com"]["Condition"]
+    assert s3["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert s3["ArnLike"] == {"aws:SourceArn": "arn:aws:s3:::new-logs"}
+    events = services["events.amazonaws.com"]["Condition"]
+    assert events["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    # the rule's own ARN (built from its name: the key cannot wait for the rule)
+    rule = stack.resource("ExistingBucketsRule")["Properties"]
+    assert events["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:events:us-east-1:123456789012:rule/{rule['Name']}"
+    }
+    assert len(rule["Name"]) <= 64
+    # the queue policy admits the same two sources, with the same conditions
+    queue_policy = stack.resource("IngestQueuePolicy")["Properties"]["PolicyDocument"]
+    for statement in queue_policy["Statement"]:
+        if statement["Effect"] == "Allow":
+            assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+            assert "aws:SourceArn" in statement["Condition"]["ArnEquals"]
+    # a source the stack does not have gets no grant
+    assert set(key_statements(Stack({"NewLogBucketName": "new-logs"}))) == {
+        "s3.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "logs.us-east-1.amazonaws.com",
+    }
+    assert "s3.amazonaws.com" not in key_statements(Stack({"ExistingLogBuckets": "a-logs"}))
+    china = key_statements(Stack(SOURCES, Partition="aws-cn"))
+    assert china["s3.amazonaws.com"]["Condition"]["ArnLike"] == {
+        "aws:SourceArn": "arn:aws-cn:s3:::new-logs"
+    }
+
+
+def ingest_env(params: dict[str, str]) -> dict[str, str]:
+    env: dict[str, str] = Stack(params).resource("IngestFunction")["Properties"]["Environment"][
+        "Variables"
+    ]
+    return env
+
+
+@pytest.mark.parametrize(
+    ("params", "buckets"),
+    [
+        (SOURCES, "elb-logs,trail-logs,new-logs"),
+        ({"ExistingLogBuckets": "a-logs,b-logs"}, "a-logs,b-logs"),
+        ({"NewLogBucketName": "new-logs"}, "new-logs"),
+    ],
+)
+def test_ingest_function_reads_from_the_stack_sources_only(
+    params: dict[str, str], buckets: str
+) -> None:
+    from logferry.config import Settings
+
+    env = ingest_env(params)
+    assert env["LOGFERRY_SOURCE_BUCKETS"] == buckets
+    assert Settings.from_env(env).source_buckets == tuple(buckets.split(","))
+    # the same buckets the role may read
+    readable = Stack(params).resources_allowed("IngestRole", "s3:GetObject") - {WORK_PARTS}
+    assert {arn.removeprefix("arn:aws:s3:::").removesuffix("/*") for arn in readable} == set(
+        buckets.split(",")
+    )
+
+
+def test_ingest_function_gets_the_acceptance_bounds() -> None:
+    from logferry.config import ACCEPT_MARGIN_DAYS, Settings
+
+    env = ingest_env(SOURCES)
+    # the global settings are still there (the function's variables are added to them)
+    assert env["OPENSEARCH_URL"] == "https://<Domain.DomainEndpoint>"
+    assert env["LOGFERRY_ACCEPT_DAYS_AHEAD"] == "1"
+    assert env["LOGFERRY_MAX_INDICES_PER_OBJECT"] == "200"
+    assert "LOGFERRY_ACCEPT_DAYS_BACK" not in env, "unset: the retention period plus a margin"
+    settings = Settings.from_env(env)
+    assert settings.days_back == 90 + ACCEPT_MARGIN_DAYS
+    assert (settings.accept_days_ahead, settings.max_indices_per_object) == (1, 200)
+
+    env = ingest_env(
+        {**SOURCES, "AcceptDaysBack": "30", "AcceptDaysAhead": "0", "MaxIndicesPerObject": "50"}
+    )
+    assert env["LOGFERRY_ACCEPT_DAYS_BACK"] == "30"
+    assert env["LOGFERRY_ACCEPT_DAYS_AHEAD"] == "0"
+    assert env["LOGFERRY_MAX_INDICES_PER_OBJECT"] == "50"
+    settings = Settings.from_env(env)
+    assert (settings.days_back, settings.accept_days_ahead) == (30, 0)
+    assert settings.max_indices_per_object == 50
+    # the setup function indexes nothing: it does not get them
+    setup = Stack(SOURCES).resource("SetupFunction")["Properties"]["Environment"]["Variables"]
+    assert not {key for key in setup if "ACCEPT" in key or "SOURCE_BUCKETS" in key}
 
 
 def test_every_checkov_suppression_carries_its_reason() -> None:
@@ -1026,6 +1327,20 @@ def test_deploy_guide_lists_the_roles_the_setup_function_creates() -> None:
     assert stack.resource("IngestRole")["Properties"]["RoleName"] == "logferry-ingest-us-east-1"
     assert stack.resource("SetupRole")["Properties"]["RoleName"] == "logferry-setup-us-east-1"
     assert "<stack>-ingest-<region>" in guide and "<stack>-setup-<region>" in guide
+
+
+def test_deploy_guide_names_the_access_and_acceptance_parameters() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    parameters = load_template()["Parameters"]
+    for name in (
+        "AnalystPrincipalArn",
+        "AnalystCidr",
+        "AcceptDaysBack",
+        "AcceptDaysAhead",
+        "MaxIndicesPerObject",
+    ):
+        assert name in parameters
+        assert f"`{name}`" in guide, f"{name} missing from docs/deploy.md"
 
 
 def test_response_body_fits_cloudformation_4_kib_limit() -> None:
