@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import logging
 import random
+import sys
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,3 +367,80 @@ def parser_corpus(directory: Path, format_name: str, generated: Iterable[str]) -
         path.write_bytes(("\n".join(lines + broken) + "\n").encode(errors="surrogateescape"))
         files.append(path)
     return files
+
+
+# -- the deployed wiring, for the handler's integration tests ---------------------------------
+
+DEADLETTER_BUCKET = "logferry-deadletter"
+
+
+def key_of(n: int) -> str:
+    return NLB_KEY.replace("a1b2c3d4", f"obj{n:03d}")
+
+
+def marked_object(tag: str, lines: int) -> tuple[bytes, set[str]]:
+    body = gz("\n".join(marked_nlb_line(tag, n) for n in range(lines)) + "\n")
+    return body, {f"{tag}-{n}.example.com" for n in range(lines)}
+
+
+def emf_sums(output: str) -> dict[str, float]:
+    """Every EMF metric the handler printed, summed over invocations."""
+    sums: dict[str, float] = defaultdict(float)
+    for text in output.splitlines():
+        if not text.startswith("{") or '"_aws"' not in text:
+            continue
+        blob = json.loads(text)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                sums[metric["Name"]] += sum(value) if isinstance(value, list) else value
+    return sums
+
+
+class Setup:
+    """A bucket notifying a queue, a dead-letter bucket, and handler containers on demand."""
+
+    def __init__(self, opensearch_url: str, prefix: str, **env: str) -> None:
+        self.wiring = Wiring.create()
+        self.s3 = self.wiring.s3
+        self.s3.create_bucket(Bucket=DEADLETTER_BUCKET)
+        self.env = {
+            "OPENSEARCH_URL": opensearch_url,
+            "LOGFERRY_INDEX_PREFIX": prefix,
+            "LOGFERRY_DEADLETTER_BUCKET": DEADLETTER_BUCKET,
+            "LOGFERRY_QUEUE_URL": self.wiring.queue_url,
+            **env,
+        }
+        self.driver = QueueDriver(self.wiring.sqs, self.wiring.queue_url)
+
+    def container(self, **env: str) -> Any:
+        """A fresh Lambda container (module imported anew); retries back off in milliseconds."""
+        app = load_ingest_handler({**self.env, **env})
+        # Powertools' logger keeps the stdout of the container that created it first: point it
+        # at this test's (pytest swaps stdout per test).
+        for handler in logging.getLogger("logferry").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.stream = sys.stdout  # (setStream would flush the closed one)
+        app.service.sink.base_backoff = 0.001
+        app.service.sink.max_backoff = 0.01
+        return app
+
+    def put_objects(self, count: int, lines: int) -> set[str]:
+        expected: set[str] = set()
+        for n in range(count):
+            body, marks = marked_object(f"o{n}", lines)
+            self.wiring.put(key_of(n), body)
+            expected |= marks
+        return expected
+
+    def deadletters(self, kind: str) -> list[dict[str, Any]]:
+        listed = self.s3.list_objects_v2(
+            Bucket=DEADLETTER_BUCKET, Prefix=f"logferry-deadletter/{kind}/"
+        )
+        return [
+            json.loads(line)
+            for item in listed.get("Contents", [])
+            for line in self.s3.get_object(Bucket=DEADLETTER_BUCKET, Key=item["Key"])["Body"]
+            .read()
+            .splitlines()
+        ]

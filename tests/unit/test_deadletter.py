@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from logferry.deadletter import document_record, line_record, object_record
+import hashlib
+import io
+from typing import Any
+
+from logferry.config import Settings
+from logferry.deadletter import (
+    RAW_KEPT_BYTES,
+    S3DeadLetters,
+    document_record,
+    line_record,
+    object_record,
+)
 from logferry.model import ObjectRef, Rejection
-from logferry.sink import FailedDocument
+from logferry.pipeline import OpenedObject, Pipeline
+from logferry.sink import BulkSink, FailedDocument
 
 REF = ObjectRef("logs", "AWSLogs/1/elb.log.gz", etag="abc", version_id="v7")
 
@@ -27,3 +39,51 @@ def test_every_kind_of_record_names_bucket_key_etag_and_version() -> None:
     assert records[0]["line"] == 3 and records[0]["raw"] == "bad line"
     assert records[1]["document"] == {"a": 1} and records[1]["status"] == 400
     assert records[2]["reason"] == "truncated gzip stream"
+
+
+class _Recorder:
+    """An S3 client that keeps what is put, and how far the object had been read then."""
+
+    def __init__(self, stream: io.BytesIO) -> None:
+        self.stream = stream
+        self.puts: list[tuple[int, str, bytes]] = []
+
+    def put_object(self, **kwargs: Any) -> None:
+        self.puts.append((self.stream.tell(), kwargs["Key"], kwargs["Body"]))
+
+
+def test_rejected_lines_are_written_while_the_object_is_still_being_read() -> None:
+    data = b"not a flow record, forty bytes in all.\n" * 60_000
+    stream = io.BytesIO(data)
+    s3 = _Recorder(stream)
+    pipeline = Pipeline(
+        Settings(), _OneStream(stream), BulkSink(_NoTransport()), S3DeadLetters(s3, "dl", "p/")
+    )
+    result = pipeline.ingest(ObjectRef("b", "AWSLogs/1/vpcflowlogs/us-east-1/x_vpcflowlogs_y.log"))
+    assert (result.outcome, result.rejected, result.dead_lettered) == ("rejected", 60_000, 60_000)
+    assert len(s3.puts) == 6 and all(len(body.splitlines()) == 10_000 for _, _, body in s3.puts)
+    first_read_at = s3.puts[0][0]
+    assert first_read_at < len(data) // 2  # the first part went out long before the end
+    assert len({key for _, key, _ in s3.puts}) == 6
+
+
+def test_a_long_rejected_line_keeps_a_bounded_prefix_its_length_and_digest() -> None:
+    raw = "é" * 100_000  # 200,000 bytes
+    record = line_record(REF, "nlb", Rejection(3, "bad", raw))
+    assert len(record["raw"].encode()) <= RAW_KEPT_BYTES and record["raw_truncated"] is True
+    assert record["raw_bytes"] == 200_000
+    assert record["raw_sha256"] == hashlib.sha256(raw.encode()).hexdigest()
+    assert "raw_truncated" not in line_record(REF, "nlb", Rejection(3, "bad", "short"))
+
+
+class _OneStream:
+    def __init__(self, stream: io.BytesIO) -> None:
+        self.stream = stream
+
+    def open(self, ref: ObjectRef) -> OpenedObject:
+        return OpenedObject(self.stream, None)
+
+
+class _NoTransport:
+    def bulk(self, body: bytes, timeout: float | None = None) -> dict[str, Any]:
+        raise AssertionError("nothing of a rejected object is sent")

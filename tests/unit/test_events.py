@@ -39,18 +39,23 @@ def test_sns_wrapped_notification_is_unwrapped() -> None:
     assert [ref.key for ref in refs_from_event(direct_sns)] == ["k2"]
 
 
-def test_eventbridge_object_created_event_gives_the_object_with_its_raw_key() -> None:
+def test_eventbridge_object_created_event_gives_the_object_with_its_key_url_decoded() -> None:
+    # EventBridge encodes keys as S3 notifications do ("+" for a space); Powertools' typed
+    # S3EventBridgeNotificationEvent decodes them with unquote_plus.
     event = {
         "source": "aws.s3",
         "detail-type": "Object Created",
         "time": "2026-11-20T12:05:00Z",
         "detail": {
             "bucket": {"name": "existing-logs"},
-            "object": {"key": "AWSLogs/a b.log.gz", "size": 7, "etag": "e", "version-id": "v1"},
+            "object": {"key": "AWSLogs/a+b%2B.log.gz", "size": 7, "etag": "e", "version-id": "v1"},
         },
     }
     [ref] = refs_from_event(event)
-    assert (ref.bucket, ref.key, ref.version_id) == ("existing-logs", "AWSLogs/a b.log.gz", "v1")
+    assert (ref.bucket, ref.key, ref.version_id) == ("existing-logs", "AWSLogs/a b+.log.gz", "v1")
+    del event["detail"]["object"]["version-id"]  # type: ignore[attr-defined]
+    [ref] = refs_from_event(event)
+    assert ref.version_id is None
 
 
 def test_direct_sqs_event_records_are_read() -> None:

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
     value = env.get(name)
-    return int(value) if value else default
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"{name}: expected a whole number, got {value!r}") from None
 
 
 # Days past the retention period an entry may be older than today and still be indexed: late
@@ -125,6 +128,12 @@ class Settings:
     # Rejected lines of one object kept one by one as dead letters; past it they are counted
     # and summed up in one record.
     max_rejections_kept: int = 1_000_000
+    # Backend roles (IAM role ARNs, SAML groups) `logferry setup` maps to the OpenSearch roles
+    # logferry_writer, logferry_setup and logferry_reader (logferry.setup.apply_roles), as
+    # comma lists; empty = that role's mapping is left as it is.
+    writer_backend_roles: tuple[str, ...] = field(default_factory=tuple)
+    setup_backend_roles: tuple[str, ...] = field(default_factory=tuple)
+    reader_backend_roles: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def days_back(self) -> int:
@@ -176,5 +185,20 @@ class Settings:
             ),
             max_rejections_kept=_int(
                 env, "LOGFERRY_MAX_REJECTIONS_KEPT", default.max_rejections_kept
+            ),
+            writer_backend_roles=tuple(
+                r.strip()
+                for r in env.get("LOGFERRY_WRITER_BACKEND_ROLES", "").split(",")
+                if r.strip()
+            ),
+            setup_backend_roles=tuple(
+                r.strip()
+                for r in env.get("LOGFERRY_SETUP_BACKEND_ROLES", "").split(",")
+                if r.strip()
+            ),
+            reader_backend_roles=tuple(
+                r.strip()
+                for r in env.get("LOGFERRY_READER_BACKEND_ROLES", "").split(",")
+                if r.strip()
             ),
         )
