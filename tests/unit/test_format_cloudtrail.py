@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 
 from logferry.formats import format_for_content, format_for_key, skip_reason
 from logferry.formats.cloudtrail import FORMAT as CLOUDTRAIL
-from logferry.formats.cloudtrail import iso_time
-from logferry.formats.jsonstream import FLAT_LEAF_MAX_BYTES
+from logferry.formats.cloudtrail import CloudTrailFormat, iso_time
+from logferry.formats.jsonstream import FLAT_LEAF_MAX_BYTES, KEPT_RAW
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
 from logferry.reader import LineReader
 from tests.conftest import REALWORLD, examples
@@ -594,6 +595,128 @@ def test_memory_stays_bounded_by_the_record_not_the_object(tmp_path: Path) -> No
     assert peak < 20 * 1024**2
 
 
+# -- over-long records -------------------------------------------------------------------------
+
+
+def with_limit(limit: int) -> CloudTrailFormat:
+    fmt = CloudTrailFormat()
+    fmt.max_record_bytes = limit
+    return fmt
+
+
+def run_with(
+    fmt: CloudTrailFormat, data: bytes, chunk: int | None = None
+) -> tuple[list[Document], list[Rejection], LineReader]:
+    reader = LineReader(io.BytesIO(data)) if chunk is None else SmallChunks(data, chunk)
+    items = list(fmt.parse_object(reader, CTX))
+    docs = [item for item in items if isinstance(item, Document)]
+    rejections = [item for item in items if isinstance(item, Rejection)]
+    return docs, rejections, reader
+
+
+# Over the limit, and written to take the skip down every path: brackets and escaped quotes
+# inside strings, backslashes, multi-byte characters (the size is in bytes), nesting.
+HOSTILE_PADDING = {
+    "requestParameters": {
+        "policy": '{"Statement":[{"Effect":"Allow"}]} \\" ]]]}}} [[[{{{ ' * 40,
+        "nested": [[{"a": ["x]", "y}", '"quoted"']}]] * 30,
+        "words": "été 😀 " * 400,
+    }
+}
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7, 1000])
+def test_an_over_long_record_mid_envelope_is_skipped_and_the_records_after_it_are_read(
+    chunk: int | None,
+) -> None:
+    big = event(1, **HOSTILE_PADDING)
+    size = len(json.dumps(big, ensure_ascii=False).encode())
+    body = envelope([event(0), big, event(2), event(3)], ensure_ascii=False)
+    fmt = with_limit(8000)
+    assert size > 8000 > len(json.dumps(event(2)))
+    docs, rejections, reader = run_with(fmt, body, chunk)
+    assert [(d.position, d.sub) for d in docs] == [(1, 1), (1, 3), (1, 4)]  # ids do not shift
+    assert [d.source["aws"]["cloudtrail"]["event_id"] for d in docs] == [
+        "event-0",
+        "event-2",
+        "event-3",
+    ]
+    (rejection,) = rejections
+    assert rejection.position == 1
+    assert rejection.reason == (
+        f"record 2: {size} bytes, over the limit of 8000 bytes for one entry; skipped"
+    )
+    assert rejection.raw == json.dumps(big, ensure_ascii=False)[:KEPT_RAW]  # its head only
+    assert reader.problem is None
+
+
+def test_an_over_long_pretty_printed_record_keeps_the_line_numbers_after_it() -> None:
+    records = [event(0), event(1, **HOSTILE_PADDING), event(2)]
+    body = envelope(records, indent=2)
+    docs, rejections, _ = run_with(with_limit(8000), body)
+    lines = body.decode().splitlines()
+    starts = [n for n, line in enumerate(lines, 1) if line == "    {"]  # each record's first line
+    assert len(starts) == 3
+    assert [d.position for d in docs] == [starts[0], starts[2]]
+    assert [r.position for r in rejections] == [starts[1]]
+
+
+def test_an_over_long_lone_event_is_skipped_and_the_next_lines_are_read() -> None:
+    lines = [json.dumps(event(0)), json.dumps(event(1, **HOSTILE_PADDING)), json.dumps(event(2))]
+    docs, rejections, _ = run_with(with_limit(8000), "\n".join(lines).encode())
+    assert [(d.position, d.sub) for d in docs] == [(1, 0), (3, 0)]
+    assert [(r.position, r.reason.split(":")[0]) for r in rejections] == [(2, "an entry")]
+    assert "bytes, over the limit of 8000 bytes" in rejections[0].reason
+
+
+def test_an_over_long_record_cut_off_by_the_end_of_the_object_stops_the_reading() -> None:
+    body = envelope([event(0), event(1, **HOSTILE_PADDING)])
+    docs, rejections, _ = run_with(with_limit(8000), body[:-500])
+    assert len(docs) == 1
+    (rejection,) = rejections
+    assert rejection.reason.startswith("record 2: the text ends inside the value")
+    assert "the rest of the object was not read" in rejection.reason
+
+
+def test_invalid_json_that_only_looks_long_is_not_skipped_as_too_long() -> None:
+    # A short record with a syntax error, then more text than the limit: the decoder cannot
+    # tell it from an unfinished record, the skip can (it ends well within the limit).
+    records = [event(0), {"eventName": "broken"}, *(event(n) for n in range(2, 40))]
+    body = envelope(records).replace(b'"eventName": "broken"', b'"eventName": broken', 1)
+    docs, rejections, _ = run_with(with_limit(2000), body)
+    assert len(docs) == 1
+    (rejection,) = rejections
+    assert rejection.reason.startswith("record 2: invalid JSON at line 1")
+    assert "the rest of the object was not read" in rejection.reason
+
+
+def test_a_record_over_the_real_16_mib_limit_is_skipped_quickly_in_bounded_memory() -> None:
+    limit = CLOUDTRAIL.max_record_bytes
+    assert limit == 16 * 1024**2
+    big = event(1, requestParameters={"blob": "x" * limit})
+    size = len(json.dumps(big).encode())
+    packed = gzip.compress(envelope([event(0), big, event(2)]), compresslevel=1)
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        docs, rejections, reader = run_with(CLOUDTRAIL, packed)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    elapsed = time.perf_counter() - started
+    print(f"\n{size} bytes skipped in {elapsed:.2f} s, peak {peak / 1024**2:.1f} MiB")
+    assert [d.source["aws"]["cloudtrail"]["event_id"] for d in docs] == ["event-0", "event-2"]
+    assert [r.reason for r in rejections] == [
+        f"record 2: {size} bytes, over the limit of {limit} bytes for one entry; skipped"
+    ]
+    assert len(rejections[0].raw) == KEPT_RAW
+    assert reader.problem is None
+    assert elapsed < 10
+    # the text of one limit's worth, not of the record: the buffer's decoded text (1 byte a
+    # character here), a slice of it being decoded, and the copy a failed decode makes
+    assert peak < 3 * limit
+
+
 # -- detection --------------------------------------------------------------------------------
 
 
@@ -657,6 +780,35 @@ def test_arbitrary_bytes_never_raise(data: bytes, chunk: int) -> None:
 @given(st.text(max_size=300))
 def test_arbitrary_text_after_an_envelope_start_never_raises(text: str) -> None:
     _check(_items(('{"Records":[' + text).encode("utf-8", "surrogatepass")))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    st.lists(st.sampled_from(['{"a":', "[", "]", "{", "}", '"', "\\", ",", "1", " ", "\n", '"x"']),
+             max_size=60),
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=1, max_value=13),
+)  # fmt: skip
+def test_over_long_hostile_records_are_stepped_over_without_raising(
+    pieces: list[str], limit: int, chunk: int
+) -> None:
+    # Brackets, quotes and escapes in any order, over a tiny limit, in tiny chunks: the skip
+    # takes every path, and never raises nor loses the records after a skipped one.
+    middle = "".join(pieces)
+    body = envelope([event(0)]).decode().replace("]}", f",{middle}, {json.dumps(event(2))}]}}")
+    reader = SmallChunks(body.encode(), chunk)
+    items = list(with_limit(limit).parse_object(reader, CTX))
+    _check(items)
+    assert items and isinstance(items[0], Rejection)
+    assert "over the limit" in items[0].reason
+    try:
+        json.loads(middle)
+    except ValueError:
+        return
+    # a valid record in the middle, skipped or not: the reading goes on to the last one
+    assert len(items) == 3
+    assert isinstance(items[2], Rejection) and items[2].reason.startswith("record 3: ")
+    assert "over the limit" in items[2].reason
 
 
 JSON_VALUES = st.recursive(

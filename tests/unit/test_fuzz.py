@@ -4,13 +4,16 @@ every line is accounted for.
 The formats are taken from the registry when the tests are collected, so a format added later
 is fuzzed without touching this file. Seeds are the real lines in
 /work/shared/realworld-logs/<format>/ (all formats' lines for a format without a directory),
-mutated byte-wise: cut, spliced, fields replaced, invalid UTF-8, NUL bytes, long tokens.
+mutated byte-wise: cut, spliced, fields replaced, invalid UTF-8, NUL bytes, long tokens, times
+that are not canonical. Every document that comes out has a canonical UTC @timestamp.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -71,9 +74,52 @@ JUNK = st.sampled_from(
         b"%zz",
         b"x" * 3000,
         b"2026-13-45T99:99:99Z",
+        b"2023-W15-1T15:24:00Z",  # times that are not canonical: week and ordinal dates,
+        b"2023-W15-1T15:24:00",  # offsets, other scripts' digits, days that do not exist
+        b"2023-100T15:24:00Z",
+        b"2023-04-11T15:24:00+02:00",
+        "\uff12\uff10\uff12\uff13-04-11T15:24:00Z".encode(),
+        b"2023-02-30T00:00:00Z",
+        b"0000-01-01T00:00:00.0000000Z",
+        b"[30/Feb/0000:00:00:38 -2400]",
+        b"Feb 30 24:00:00.1234567890",
+        b"-62135596800001",
         b"::1",
         b"300.1.2.3:80",
         b'{"Records":[',
+    ]
+)
+
+
+# A time in any format's own style (ISO 8601, S3's bracketed time, syslog's, epoch seconds or
+# milliseconds), and what a "time" mutation puts in its place.
+TIME = re.compile(
+    rb"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9:]{4,5})?"
+    rb"|[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} [+-][0-9]{4}"
+    rb"|[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}"
+    rb"|(?<![0-9])1[0-9]{9}(?:[0-9]{3})?(?![0-9])"
+)
+HOSTILE_TIMES = st.sampled_from(
+    [
+        b"2023-W15-1T15:24:00Z",
+        b"2023-W15-1T15:24:00",
+        b"2023-100T15:24:00Z",
+        b"2023-04-11 15:24:00Z",
+        b"2023-04-11T15:24:00+02:00",
+        "\uff12\uff10\uff12\uff13-04-11T15:24:00Z".encode(),
+        "2023-04-1\u0661T15:24:00".encode(),
+        b"2023-02-30T00:00:00Z",
+        b"0000-01-01T00:00:00Z",
+        b"0001-01-01T00:30:00+01:00",
+        b"0999-06-01T10:00:00+01:00",
+        b"9999-12-31T23:59:59.123456789Z",
+        b"30/Feb/2019:00:00:38 +0000",
+        b"01/Jan/0100:00:30:00 +0100",
+        b"31/Dec/9999:23:30:00 -0100",
+        b"Feb 30 10:00:00",
+        b"Aug 26 01:33:38.123456789",
+        b"-62135596800000",
+        b"99999999999999",
     ]
 )
 
@@ -82,7 +128,9 @@ JUNK = st.sampled_from(
 def mutated(draw: st.DrawFn, seeds: tuple[bytes, ...]) -> bytes:
     line = draw(st.sampled_from(seeds))
     for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(["cut", "delete", "insert", "field", "splice", "bytes"]))
+        kind = draw(
+            st.sampled_from(["cut", "delete", "insert", "field", "splice", "bytes", "time"])
+        )
         at = draw(st.integers(0, len(line)))
         if kind == "cut":
             line = line[:at]
@@ -95,6 +143,9 @@ def mutated(draw: st.DrawFn, seeds: tuple[bytes, ...]) -> bytes:
             index = draw(st.integers(0, len(fields) - 1))
             fields[index] = draw(JUNK)
             line = b" ".join(fields)
+        elif kind == "time":
+            hostile = draw(HOSTILE_TIMES).replace(b"\\", b"\\\\")  # a template for re.sub
+            line = TIME.sub(hostile, line, count=draw(st.integers(0, 2)))
         elif kind == "splice":
             other = draw(st.sampled_from(seeds))
             line = line[:at] + other[draw(st.integers(0, len(other))) :]
@@ -117,6 +168,18 @@ class CountingTransport:
     def bulk(self, body: bytes, timeout: float | None = None) -> dict[str, object]:
         self.documents += body.count(b"\n") // 2
         return {"errors": False}
+
+
+# What every document's @timestamp must be: canonical UTC (see logferry/formats/times.py).
+CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)
+
+
+def assert_canonical_timestamps(items: list[Document | Rejection]) -> None:
+    for item in items:
+        if isinstance(item, Document):
+            ts = item.source.get("@timestamp")
+            assert isinstance(ts, str) and CANONICAL_UTC.fullmatch(ts), item.source
+            datetime.fromisoformat(ts)  # a date and a time that exist
 
 
 def context() -> ParseContext:
@@ -160,6 +223,7 @@ def test_mutated_real_lines_never_raise_and_every_line_is_accounted_for(name: st
         total = raw.count(b"\n") + (0 if newline_at_end else 1)
         for item in items:
             assert 1 <= item.position <= total, item
+        assert_canonical_timestamps(items)
         if not compressed and raw.startswith(b"\x1f\x8b"):  # gzip by its magic: corrupt
             assert reader.problem is not None
             return
@@ -211,11 +275,8 @@ def test_reader_never_raises_and_accounts_for_every_line(
 def test_raw_bytes_as_any_format_never_raise(data: bytes) -> None:
     for fmt in FORMATS.values():
         reader = LineReader(io.BytesIO(data), max_line_bytes=MAX_LINE)
-        try:
-            for _ in fmt.parse_object(reader, context()):
-                pass
-        except UnsupportedObject:
-            pass
+        with contextlib.suppress(UnsupportedObject):
+            assert_canonical_timestamps(list(fmt.parse_object(reader, context())))
 
 
 def test_document_json_cannot_write_is_rejected_with_a_reason_not_raised(tmp_path: Path) -> None:

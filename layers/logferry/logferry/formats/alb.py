@@ -44,7 +44,7 @@ _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 _ISO_UTC = re.compile(
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?Z"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z"
 ).fullmatch
 
 # ssl_protocol as ELB writes it -> (ECS tls.version_protocol, tls.version)
@@ -92,10 +92,13 @@ def tokenize_exact(line: str) -> list[str]:
 
 
 def is_iso_utc(value: str) -> bool:
-    """Whether an ELB time is ISO-8601 UTC (`Z`) and a real date: it names a daily index."""
+    """Whether an ELB time is canonical UTC (`YYYY-MM-DDTHH:MM:SS[.f]Z`, 1 to 6 fraction
+    digits, ASCII digits) and a real date: it is @timestamp as it is, and names a daily index.
+    The same check as times.is_canonical_utc, here for the compiled line parsers."""
     if _ISO_UTC(value) is None:
         return False
-    if value[8:10] >= "29":  # the pattern lets 02-30 and 04-31 through: ask the calendar
+    # The pattern lets 02-30, 04-31 and year 0000 through: ask the calendar.
+    if value[8:10] >= "29" or value[0] == "0":
         try:
             date.fromisoformat(value[:10])
         except ValueError:

@@ -97,7 +97,9 @@ class AlbConnectionFormat(LineFormat):
         validity = t[8]
         if validity != "-":
             match = _VALIDITY.fullmatch(validity)
-            if match is None:  # an unexpected shape: kept, not a reason to lose the line
+            # An unexpected shape, or a time that is not one (date fields: OpenSearch would
+            # refuse the document): kept as text, not a reason to lose the line.
+            if match is None or not (is_iso_utc(match[1]) and is_iso_utc(match[2])):
                 elb["leaf_client_cert_validity"] = validity
             else:
                 elb["leaf_client_cert_not_before"] = match[1]

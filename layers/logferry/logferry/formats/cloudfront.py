@@ -38,6 +38,7 @@ from .base import (
     obj,
     tls_version,
 )
+from .times import is_real_date
 
 LEGACY_HEADER = (
     "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer)"
@@ -111,7 +112,7 @@ _RESERVED_KEYS = frozenset(
 _CLEAN_NAME = re.compile(r"[^a-z0-9]+")
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
 )
 _IP_CHARS = "0123456789abcdefABCDEF.:"
 # ssl-protocol values as CloudFront writes them -> ECS tls.version (others: base.tls_version).
@@ -212,6 +213,8 @@ def _decode(value: str) -> str:
 
 def _epoch(value: str, per_second: int, field: str) -> str:
     """Epoch seconds (with a fraction) or milliseconds -> ISO 8601 with milliseconds."""
+    if not value.isascii():  # float() would read other scripts' digits
+        raise ParseError(f"{field}: expected an epoch time, got {value[:40]!r}")
     try:
         ms = round(float(value) * (1000 // per_second))
         when = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
@@ -241,8 +244,14 @@ def _timestamp(c: list[str], lay: Layout) -> str:
     ts = f"{date}T{clock}"
     iso = _TIMES.get(ts)
     if iso is None:
-        if _TIMESTAMP.fullmatch(ts) is None:
-            raise ParseError(f"date/time: expected YYYY-MM-DD and HH:MM:SS, got {ts[:40]!r}")
+        # Checked in full on a miss: ASCII digits, ranges, and the calendar for the days a
+        # pattern cannot judge (02-30, year 0000).
+        if _TIMESTAMP.fullmatch(ts) is None or (
+            (date[8:10] >= "29" or date[:1] == "0") and not is_real_date(date)
+        ):
+            raise ParseError(
+                f"date/time: expected YYYY-MM-DD and HH:MM:SS[.ffffff] (UTC), got {ts[:40]!r}"
+            )
         if len(_TIMES) >= 4096:
             _TIMES.clear()
         iso = _TIMES[ts] = ts + "Z"

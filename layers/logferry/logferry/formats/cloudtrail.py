@@ -7,9 +7,11 @@ line of tens of MB) and single events one per line (CloudWatch Logs / EventBridg
 "errorMessage":"Failed authentication","responseElements":{"ConsoleLogin":"Failure"},...}]}
 
 The object is decoded as a stream, record by record (memory follows the largest record, not the
-object). Ids: a record is at the physical line where its text starts, and `sub` numbers the
-entries starting on that line: 1, 2, ... for envelope records (so a one-line object gives
-`<line 1>.<record index>`), 0 for a lone event on its own line (the id a line format would give).
+object); a record over 16 MiB is stepped over without being held, a rejection that gives its size,
+and the records after it are read on. Ids: a record is at the physical line where its text starts,
+and `sub` numbers the entries starting on that line: 1, 2, ... for envelope records (so a one-line
+object gives `<line 1>.<record index>`), 0 for a lone event on its own line (the id a line format
+would give).
 
 `requestParameters`, `responseElements`, `additionalEventData`, `serviceEventDetails` and the
 other free-form parts are `flat_object` fields (OpenSearch 2.7+), not JSON text: their shapes
@@ -30,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Generator, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
 
@@ -49,16 +51,29 @@ from .jsonstream import (
     FLAT,
     KEPT_RAW,
     JsonStream,
+    ValueTooLong,
     check_serialisable,
     flat_object_value,
     json_values,
     pick,
 )
+from .times import canonical, is_canonical_utc, offset_minutes, to_utc
 
-# A record this long is given up (CloudTrail caps events far below it).
-MAX_RECORD_CHARS = 16 * 1024**2
+# A record of more UTF-8 bytes than this is skipped, a rejection that says so (CloudTrail caps
+# events far below it); the stream's buffer stays bounded by it.
+MAX_RECORD_BYTES = 16 * 1024**2
 
 _ENVELOPE = re.compile(r'\{\s*"Records"\s*:\s*\[')
+# ISO 8601 date and time to the second, extended (a space for the T accepted) or basic, with
+# an optional fraction and zone (see iso_time); ASCII digits only.
+_ISO_EXTENDED = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:[.,]([0-9]+))?(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
+_ISO_BASIC = re.compile(
+    r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})"
+    r"(?:[.,]([0-9]+))?(Z|[+-][0-9]{2}(?:[0-9]{2})?)?"
+)
 
 # (source key, our name) tables: one loop per group instead of a call per field.
 _TRAIL_KEYWORDS = (
@@ -150,22 +165,33 @@ def _bool(value: Any) -> bool | None:
 
 
 def iso_time(value: Any) -> str | None:
-    """An ISO-8601 UTC time from CloudTrail's forms (also the old compact 20131102T010628Z);
-    None when it is not a time."""
+    """A CloudTrail time as canonical UTC (times.py), or None when it is not a time.
+
+    eventTime is written `2023-04-11T15:24:00Z`: checked in full and kept as it is. Other
+    ISO 8601 forms are normalised: the old compact `20131102T010628Z` of creationDate, a
+    fraction (kept to milliseconds), an offset (converted), no zone (UTC), a space for the `T`.
+    Refused: calendar forms CloudTrail never writes (week dates `2023-W15-1`, ordinal dates
+    `2023-100`, which datetime.fromisoformat would take), times without seconds, digits other
+    than 0-9, days that do not exist, and times outside the years 1 to 9999 once in UTC.
+    """
     if type(value) is not str or not 8 <= len(value) <= 40:
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+    if len(value) == 20 and is_canonical_utc(value):
         return value  # the usual form, already what we index
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC)
-    text = parsed.strftime("%Y-%m-%dT%H:%M:%S")
-    if parsed.microsecond:
-        text += f".{parsed.microsecond // 1000:03d}"
-    return text + "Z"
+    m = _ISO_EXTENDED.fullmatch(value) or _ISO_BASIC.fullmatch(value)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = m.groups()
+    try:
+        local = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            int((fraction or "")[:6].ljust(6, "0")),
+        )  # fmt: skip
+        moment = to_utc(local, offset_minutes(zone or "Z", "time"), "time", value)
+    except (ValueError, OverflowError):  # ParseError is a ValueError
+        return None
+    millis = f".{moment.microsecond // 1000:03d}" if moment.microsecond else ""
+    return canonical(moment.replace(microsecond=0), millis)
 
 
 def ip_or_none(value: str) -> str | None:
@@ -279,7 +305,10 @@ def parse_record(record: Any, text: str) -> Source:
     if timestamp is None:
         if event_time is None:
             raise ParseError("eventTime missing: not a CloudTrail event")
-        raise ParseError(f"eventTime: not an ISO-8601 time: {str(event_time)[:60]!r}")
+        raise ParseError(
+            "eventTime: expected an ISO 8601 time such as YYYY-MM-DDTHH:MM:SSZ,"
+            f" got {str(event_time)[:60]!r}"
+        )
     extra: Source = {}
     trail = pick(record, _TRAIL_KEYWORDS)
     for key, name in _TRAIL_BOOLEANS:
@@ -401,6 +430,8 @@ class _Subs:
 class CloudTrailFormat(LogFormat):
     name = "cloudtrail"
     index_source = "cloudtrail"
+    # Lowered by tests; see MAX_RECORD_BYTES.
+    max_record_bytes: int = MAX_RECORD_BYTES
     # AWSLogs/[o-org/]<acct>/CloudTrail[-Insight]/<region>/YYYY/MM/DD/<acct>_CloudTrail_... .json.gz
     key_pattern = re.compile(
         r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?\d{12}/CloudTrail(?:-Insight)?/"
@@ -487,7 +518,7 @@ class CloudTrailFormat(LogFormat):
         return '"digestStartTime"' in head and '"digestS3Object"' in head
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
-        stream = JsonStream(reader.chunks(), MAX_RECORD_CHARS)
+        stream = JsonStream(reader.chunks(), self.max_record_bytes)
         try:
             yield from self.parse_stream(stream, ctx)
         finally:
@@ -507,6 +538,14 @@ class CloudTrailFormat(LogFormat):
                 continue
             try:
                 value, text = stream.value()
+            except ValueTooLong:
+                try:
+                    yield self._skipped(stream, line, "an entry")
+                except ParseError as exc:
+                    yield from self._broken(stream, f"an entry too large: {exc}")
+                    return
+                subs.next(line, False)
+                continue
             except ParseError as exc:
                 if stream.problem is None:  # a damaged stream is reported as the object's
                     yield Rejection(line, str(exc), stream.rest())
@@ -560,6 +599,14 @@ class CloudTrailFormat(LogFormat):
             line = stream.line
             try:
                 record, text = stream.value()
+            except ValueTooLong:
+                # Skipped without being held, and the records after it read on.
+                try:
+                    yield self._skipped(stream, line, f"record {index}")
+                except ParseError as exc:
+                    return (yield from self._broken(stream, f"record {index}: {exc}"))
+                subs.next(line, True)  # the ids of the records after it do not shift
+                continue
             except ParseError as exc:
                 return (yield from self._broken(stream, f"record {index}: {exc}"))
             yield self._entry(record, text, line, subs.next(line, True), index, ctx)
@@ -582,6 +629,14 @@ class CloudTrailFormat(LogFormat):
             return (yield from self._broken(stream, "the Records envelope is not closed"))
         stream.advance(stream.pos + 1)
         return True
+
+    def _skipped(self, stream: JsonStream, line: int, what: str) -> Rejection:
+        """The rejection of an over-long entry at the read position, once stepped over (its
+        first KEPT_RAW characters kept); ParseError if it cannot be stepped over."""
+        head, size = stream.skip_value(KEPT_RAW)
+        limit = stream.max_value_bytes
+        reason = f"{what}: {size} bytes, over the limit of {limit} bytes for one entry; skipped"
+        return Rejection(line, reason, head)
 
     def _broken(self, stream: JsonStream, reason: str) -> Generator[Rejection, None, bool]:
         rest = stream.rest()

@@ -33,6 +33,7 @@ from .base import LogFormat
 from .postfix import MAIL_MAPPING, is_postfix_qid, parse_postfix_message
 from .sendmail import is_sendmail_qid, parse_sendmail_message
 from .syslog import SyslogClock, configured_timezone, parse_envelope
+from .times import canonical
 
 MARK = b'{"messageType"'
 PARSERS = {"postfix": parse_postfix_message, "sendmail": parse_sendmail_message}
@@ -68,14 +69,16 @@ def program_of(message: str) -> str:
 
 
 def epoch_ms(value: Any) -> str | None:
+    """A CloudWatch event's `timestamp` (epoch milliseconds) as canonical UTC with
+    milliseconds; None when it is not a number or not a time of the years 1 to 9999."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    ms = int(value)
     try:
+        ms = int(value)  # NaN and infinity do not convert
         moment = datetime.fromtimestamp(ms // 1000, UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    return canonical(moment.replace(tzinfo=None), f".{ms % 1000:03d}")
 
 
 class CloudWatchMailFormat(LogFormat):

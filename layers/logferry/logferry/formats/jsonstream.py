@@ -37,6 +37,13 @@ _FLAT_SAFE_CHARS = FLAT_LEAF_MAX_BYTES // 4
 _DEPTH_SAFE_BRACKETS = 200
 
 _WS = re.compile(r"[ \t\r\n]*")
+# For stepping over a value without decoding it (JsonStream.skip_value): a run of text outside
+# strings up to the next bracket, whole strings included (stops at a string not closed in the
+# text at hand); the inside of a string up to its closing quote or a backslash at the end.
+_FLAT_RUN = re.compile(r'(?:[^"{}\[\]]++|"(?:[^"\\]++|\\.)*+")*+', re.DOTALL)
+_STRING_REST = re.compile(r'(?:[^"\\]++|\\.)*+', re.DOTALL)
+# Where a bare top-level value (a number, a literal) ends.
+_SCALAR = re.compile(r'[^ \t\r\n,:\[\]{}"]*+')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -65,6 +72,23 @@ def _without_lone_surrogates(value: Any, text: str) -> Any:
     except orjson.JSONEncodeError:
         pass
     return _DECODER.decode(_SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False)))
+
+
+class ValueTooLong(ParseError):
+    """The value at the read position runs past the stream's limit (or is invalid JSON that
+    could not be told from an unfinished value): `JsonStream.skip_value` can step over it."""
+
+
+def _utf8_size(text: str, start: int = 0, end: int | None = None) -> int:
+    """The UTF-8 size of text[start:end], without copying more than a slice at a time."""
+    end = len(text) if end is None else end
+    if text.isascii():  # O(1): CPython knows it of every str
+        return end - start
+    step = DECODE_SLICE
+    return sum(
+        len(text[at : min(at + step, end)].encode("utf-8", "surrogatepass"))
+        for at in range(start, end, step)
+    )
 
 
 def _decode_error(exc: Exception) -> str:
@@ -171,23 +195,28 @@ class JsonStream:
 
     Only the text of the value being decoded (and the chunk it ends in) is held: consumed text
     is dropped on every refill. A value that does not decode is retried after reading at least
-    as much text again, so a large value costs linear work; past `max_value_chars` it is given
-    up. `line` is the physical line (1-based) at the read position. A damaged object
-    (ObjectProblem from the reader) ends the stream and is kept in `problem`.
+    as much text again (up to the limit), so a large value costs linear work; past
+    `max_value_bytes` (its UTF-8 size) it is given up (ValueTooLong), and `skip_value` steps
+    over it with the buffer still bounded: by the limit, in characters. `line` is the physical
+    line (1-based) at the read position. A damaged object (ObjectProblem from the reader) ends
+    the stream and is kept in `problem`.
     """
 
-    def __init__(self, chunks: Iterator[bytes], max_value_chars: int) -> None:
+    def __init__(self, chunks: Iterator[bytes], max_value_bytes: int) -> None:
         self._chunks = chunks
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._bytes = memoryview(b"")
         self._started = False
-        self.max_value_chars = max_value_chars
+        self.max_value_bytes = max_value_bytes
         self.buf = ""
         self.pos = 0
         self.line = 1
         self.eof = False
         self.ends_with_newline = False
         self.problem: str | None = None
+        # skip_value's progress: characters, UTF-8 bytes and head of the text dropped so far
+        self._skip_chars = self._skip_bytes = 0
+        self._skip_head = ""
 
     # -- text ------------------------------------------------------------------------------
 
@@ -264,9 +293,13 @@ class JsonStream:
     def value(self) -> tuple[Any, str]:
         """Decode the JSON value at the read position: (value, its text).
 
-        Raises ParseError when it is not JSON (or longer than max_value_chars); the stream
-        cannot continue after that, since the end of the value is unknown.
+        Raises ValueTooLong, the read position unchanged, for a value of more than
+        max_value_bytes UTF-8 bytes (or invalid JSON that long: `skip_value` tells which), and
+        ParseError when it is not JSON; the stream cannot continue after that, since the end
+        of the value is unknown. Characters are never more than their bytes: more characters
+        than the limit are over it, without counting bytes.
         """
+        limit = self.max_value_bytes
         while True:
             buf, start = self.buf, self.pos
             try:
@@ -279,18 +312,117 @@ class JsonStream:
                     at = self.line + buf.count("\n", start, getattr(exc, "pos", start))
                     at = self.clamp_line(at)
                     raise ParseError(f"invalid JSON at line {at}: {_decode_error(exc)}") from None
-                if pending > self.max_value_chars:
-                    raise ParseError(
-                        f"no complete JSON value within {self.max_value_chars} characters"
+                if pending > limit:
+                    raise ValueTooLong(
+                        f"no complete JSON value within {limit} bytes"
                         " (an entry too large, or invalid JSON)"
                     ) from None
-                # Possibly incomplete: read at least as much again before retrying.
-                while len(self.buf) - self.pos <= 2 * pending and self.fill():
+                # Possibly incomplete: read at least as much again (to just past the limit at
+                # most, so that the buffer stays bounded by it) before retrying.
+                while len(self.buf) - self.pos <= min(2 * pending, limit) and self.fill():
                     pass
                 continue
+            size = end - start  # whole in the buffer, but maybe over the limit all the same
+            if size > limit or (4 * size > limit and _utf8_size(buf, start, end) > limit):
+                raise ValueTooLong(f"a JSON value of more than {limit} bytes")
             if end == len(buf) and not self.eof and buf[end - 1] not in '}]"':
                 self.fill()  # a number or literal may go on in the next chunk
                 continue
             self.advance(end)
             text = buf[start:end]
             return _without_lone_surrogates(value, text), text
+
+    def skip_value(self, keep: int = KEPT_RAW) -> tuple[str, int]:
+        """Step over the value at the read position without decoding it, after `value` raised
+        ValueTooLong: (its first `keep` characters, its size in UTF-8 bytes).
+
+        Only the value's brackets and strings are followed, and the text behind the read
+        position is dropped as it goes: memory stays bounded by the buffer, however long the
+        value. Raises ParseError when the value is no longer than max_value_bytes after all
+        (it did not decode: invalid JSON; the read position unchanged), and when the text ends
+        inside it; the stream cannot continue after either.
+        """
+        start_line = self.line
+        self._skip_chars = self._skip_bytes = 0
+        self._skip_head = ""
+        buf, at = self.buf, self.pos
+        first = buf[at : at + 1]
+        if first in ("{", "["):
+            end = self._skip_structure(buf, at, keep)
+        elif first == '"':
+            end = self._skip_string(buf, at + 1, keep)
+        else:
+            end = self._skip_scalar(buf, at, keep)
+        if end < 0:
+            raise ParseError(f"the text ends inside the value that starts at line {start_line}")
+        size = _utf8_size(self.buf, self.pos, end)
+        if not self._skip_chars and size <= self.max_value_bytes:
+            # Whole in the buffer and within the limit, yet it did not decode: invalid JSON.
+            try:
+                _scan(self.buf[:end], self.pos)
+            except (ValueError, RecursionError) as exc:
+                at = self.line + self.buf.count("\n", self.pos, getattr(exc, "pos", self.pos))
+                raise ParseError(f"invalid JSON at line {at}: {_decode_error(exc)}") from None
+        head = self._skip_head
+        if len(head) < keep:
+            head += self.buf[self.pos : min(end, self.pos + keep - len(head))]
+        self.advance(end)
+        return head, self._skip_bytes + size
+
+    def _read_on(self, to: int, keep: int) -> bool:
+        """While skipping: drop the text up to `to` (counted, the head kept) and read more.
+        False at the end of the text."""
+        pos = self.pos
+        self._skip_chars += to - pos
+        self._skip_bytes += _utf8_size(self.buf, pos, to)
+        if len(self._skip_head) < keep:
+            self._skip_head += self.buf[pos : min(to, pos + keep - len(self._skip_head))]
+        self.advance(to)
+        return self.fill()
+
+    def _skip_string(self, buf: str, at: int, keep: int) -> int:
+        """The end of the string whose text goes on at `at` (after its opening quote) in the
+        buffer, or -1."""
+        while True:
+            at = _STRING_REST.match(buf, at).end()  # type: ignore[union-attr]
+            if at < len(buf) and buf[at] == '"':
+                return at + 1
+            # the end of the text at hand, or a backslash at its very end: read on
+            if not self._read_on(at, keep):
+                return -1
+            buf, at = self.buf, self.pos
+
+    def _skip_scalar(self, buf: str, at: int, keep: int) -> int:
+        """The end of the number or literal at `at` in the buffer."""
+        while True:
+            at = _SCALAR.match(buf, at).end()  # type: ignore[union-attr]
+            if at < len(buf):
+                return at
+            if not self._read_on(at, keep):
+                return self.pos
+            buf, at = self.buf, self.pos
+
+    def _skip_structure(self, buf: str, at: int, keep: int) -> int:
+        """The end of the object or array that starts at `at` in the buffer, or -1."""
+        depth = 0
+        while True:
+            at = _FLAT_RUN.match(buf, at).end()  # type: ignore[union-attr]
+            if at == len(buf):
+                if not self._read_on(at, keep):
+                    return -1
+                buf, at = self.buf, self.pos
+                continue
+            char = buf[at]
+            if char == '"':  # a string the text at hand does not close
+                at = self._skip_string(buf, at + 1, keep)
+                if at < 0:
+                    return -1
+                buf = self.buf
+            elif char == "{" or char == "[":
+                depth += 1
+                at += 1
+            else:
+                depth -= 1
+                at += 1
+                if depth == 0:
+                    return at

@@ -14,6 +14,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from ..model import ParseError, Source
+from .alb import is_iso_utc
 from .base import (
     DATE,
     INTEGER,
@@ -40,10 +41,13 @@ NUMBERS = (
 
 
 def _timestamp(value: str) -> str:
-    # 2018-12-20T02:59:40 -> 2018-12-20T02:59:40Z; a cheap shape check instead of a full parse.
-    if len(value) != 19 or value[4] != "-" or value[10] != "T" or value[13] != ":":
-        raise ParseError(f"time: expected YYYY-MM-DDTHH:MM:SS, got {value[:40]!r}")
-    return value + "Z"
+    # 2018-12-20T02:59:40 -> 2018-12-20T02:59:40Z, checked in full (ASCII digits, ranges, the
+    # calendar): a week date (2023-W15-1T...) or a space for the T would name an index of its
+    # own. Called on a cache miss only (see _TIMES).
+    ts = value + "Z"
+    if len(value) != 19 or not is_iso_utc(ts):
+        raise ParseError(f"time: expected YYYY-MM-DDTHH:MM:SS (UTC), got {value[:40]!r}")
+    return ts
 
 
 # Times checked lately -> @timestamp: an object's lines share a few hundred seconds, so a

@@ -15,10 +15,11 @@ fields are the original set; fields were added at the end since, and more may co
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ..model import ParseError, Source
 from .base import BOOLEAN, KEYWORD, LONG, LineFormat, obj, tls_version
+from .times import canonical, is_real_date, offset_minutes, to_utc
 
 MIN_FIELDS = 18
 KNOWN_FIELDS = 26
@@ -103,13 +104,19 @@ def _timestamp(value: str) -> str:
     month = _MONTHS.get(value[3:6])
     if month is None or _CLOCK.fullmatch(value) is None:
         raise ParseError(f"time: expected [dd/Mon/yyyy:HH:MM:SS +zzzz], got {value[:40]!r}")
+    day, year = value[0:2], value[7:11]
+    # The pattern lets 30/Feb and year 0000 through: the calendar decides those.
+    if (day >= "29" or year[0] == "0") and not is_real_date(f"{year}-{month}-{day}"):
+        raise ParseError(
+            f"time: no such date {value[:40]!r} (expected [dd/Mon/yyyy:HH:MM:SS +zzzz])"
+        )
     if value.endswith(" +0000"):
-        return f"{value[7:11]}-{month}-{value[0:2]}T{value[12:20]}Z"
-    try:
-        when = datetime.strptime(value, "%d/%b/%Y:%H:%M:%S %z")
-    except ValueError:
-        raise ParseError(f"time: not a valid date: {value[:40]!r}") from None
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{year}-{month}-{day}T{value[12:20]}Z"
+    local = datetime(
+        int(year), int(month), int(day), int(value[12:14]), int(value[15:17]), int(value[18:20])
+    )
+    offset = offset_minutes(value[21:], "time")
+    return canonical(to_utc(local, offset, "time", value))
 
 
 class S3AccessFormat(LineFormat):

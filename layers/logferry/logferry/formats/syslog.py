@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..model import ParseError
+from .times import canonical, offset_minutes, to_utc
 
 TIMEZONE_ENV = "LOGFERRY_MAIL_TIMEZONE"
 
@@ -71,24 +72,21 @@ def configured_timezone(env: dict[str, str] | None = None) -> tzinfo | None:
 
 
 def utc_from_iso(value: str) -> str:
-    """`2024-08-26T01:33:38.572449+02:00` -> `2024-08-25T23:33:38.572449Z` (fraction kept);
-    ParseError for anything else, a time that does not exist included."""
+    """`2024-08-26T01:33:38.572449+02:00` -> `2024-08-25T23:33:38.572449Z` (fraction kept, to
+    microseconds: a nanosecond time loses its last three digits); ParseError for anything else,
+    a time that does not exist included."""
     m = _ISO_TIME.fullmatch(value)
     if m is None:
         raise ParseError(f"time: expected YYYY-MM-DDTHH:MM:SS[.f] and a zone, got {value[:40]!r}")
-    seconds, fraction, offset = m[1], m[2] or "", m[3]
+    seconds, fraction, offset = m[1], (m[2] or "")[:7], m[3]
     try:
         local = datetime.fromisoformat(seconds)
     except ValueError:
         raise ParseError(f"time: no such time {value[:40]!r}") from None
     if offset in ("Z", "+00:00", "-00:00", "+0000", "-0000"):
         return f"{seconds}{fraction}Z"
-    hours, minutes = int(offset[1:3]), int(offset[-2:])
-    if hours > 23 or minutes > 59:
-        raise ParseError(f"time: no such offset {offset!r}")
-    sign = -1 if offset[0] == "-" else 1
-    moment = local - timedelta(minutes=sign * (hours * 60 + minutes))
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+    minutes = offset_minutes(offset, "time")
+    return canonical(to_utc(local, minutes, "time", value), fraction)
 
 
 class SyslogClock:
@@ -124,9 +122,10 @@ class SyslogClock:
             year -= 1
 
     def timestamp(self, month: int, day: int, clock: str) -> str:
-        """UTC ISO 8601 for a classic `Mon DD HH:MM:SS[.fff]` time."""
+        """UTC ISO 8601 for a classic `Mon DD HH:MM:SS[.fff]` time (fraction to microseconds)."""
         if clock[0:2] > "23" or clock[3:5] > "59" or clock[6:8] > "59":
             raise ParseError(f"time: no such time {clock!r}")
+        clock = clock[:15]  # HH:MM:SS.ffffff
         when = self.day(month, day)
         if self.tz is None:
             return f"{when.isoformat()}T{clock}Z"
@@ -135,7 +134,11 @@ class SyslogClock:
             when.year, when.month, when.day,
             int(clock[0:2]), int(clock[3:5]), int(clock[6:8]), tzinfo=self.tz,
         )  # fmt: skip
-        return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+        try:
+            moment = local.astimezone(UTC)
+        except OverflowError:
+            raise ParseError(f"time: {clock!r} is outside the years 1 to 9999 in UTC") from None
+        return canonical(moment.replace(tzinfo=None), fraction)
 
 
 def parse_envelope(line: str, clock: SyslogClock) -> Envelope:
