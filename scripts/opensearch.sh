@@ -1,57 +1,113 @@
 #!/usr/bin/env bash
 # Fetch, start, stop a local single-node OpenSearch for the demo and the tests.
 #
-#   scripts/opensearch.sh start    fetch if needed, start (or reuse a running one), wait for health
-#   scripts/opensearch.sh stop     stop the instance this script started
-#   scripts/opensearch.sh status   print the cluster health, exit 1 if unreachable
-#   scripts/opensearch.sh url      print the URL clients should use
+#   scripts/opensearch.sh start [--secure]   fetch if needed, start (or reuse a running one), wait for health
+#   scripts/opensearch.sh stop [--secure]    stop the instance this script started
+#   scripts/opensearch.sh status [--secure]  print the cluster health, exit 1 if unreachable
+#   scripts/opensearch.sh url [--secure]     print the URL clients should use
+#   scripts/opensearch.sh env --secure       print the settings a client of the secured node needs
+#
+# The plain node (127.0.0.1:9200) has no security at all. `--secure` is a second node of its own
+# (https://127.0.0.1:9201, its own install, data, configuration and heap) with the security
+# plugin: TLS on the transport and HTTP layers with a CA, node and admin client certificate this
+# script makes with openssl, an `admin` user whose password is generated into a file only the
+# runner can read, and the security index initialised by the plugin's own securityadmin tool.
+# What only the runner may read (the CA key, the admin certificate and key, the password) lives
+# in LOGFERRY_OPENSEARCH_SECRETS, apart from the install the unprivileged node user owns.
 #
 # OPENSEARCH_URL pointing anywhere but the local default means "use that cluster": start only
-# waits for it to answer. Downloads come from Maven Central and are cached in LOGFERRY_CACHE, so
-# a second run on the same machine downloads nothing.
+# waits for it to answer (plain node only). Downloads come from Maven Central and are cached in
+# LOGFERRY_CACHE, so a second run on the same machine downloads nothing.
 set -euo pipefail
 
 # The one place the OpenSearch version is pinned. The job-scheduler plugin is published for
 # 2.19.0, 2.19.1 and 2.19.4 only, and the integ-test distribution for 2.19.0, 2.19.1 and 2.19.6:
-# 2.19.1 is the newest release both exist for. It runs on Java 11+.
+# 2.19.1 is the newest release both exist for. It runs on Java 11+. The security plugin is
+# published for it too (2.19.1.0).
 OPENSEARCH_VERSION=2.19.1
 PLUGIN_VERSION="${OPENSEARCH_VERSION}.0"
-# Plugins we want. Only job-scheduler is on Maven Central today; the others are tried and
-# reported as unavailable, so that they install by themselves once they are published.
-PLUGINS=(opensearch-job-scheduler opensearch-index-management opensearch-alerting opensearch-sql-plugin)
 
 MAVEN=${LOGFERRY_MAVEN_URL:-https://repo1.maven.org/maven2}
 CACHE=${LOGFERRY_CACHE:-$HOME/.cache/logferry}
-# The install lives outside $HOME: OpenSearch runs as an unprivileged user that cannot read /root.
-OS_HOME=${LOGFERRY_OPENSEARCH_HOME:-/var/tmp/logferry/opensearch-$OPENSEARCH_VERSION}
 OS_USER=${LOGFERRY_OPENSEARCH_USER:-logferry-os}
-LOCAL_URL=http://127.0.0.1:9200
-URL=${OPENSEARCH_URL:-$LOCAL_URL}
-HEAP=${LOGFERRY_OPENSEARCH_HEAP:-768m}
 
 log() { printf 'opensearch.sh: %s\n' "$*" >&2; }
+usage() { echo "usage: $0 start|stop|status|url [--secure] | env --secure" >&2; exit 2; }
 
-healthy() {
-  curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow&timeout=4s" >/dev/null 2>&1
+COMMAND=${1:-}
+SECURE=0
+[[ $# -gt 0 ]] && shift
+for arg in "$@"; do
+  case $arg in
+    --secure) SECURE=1 ;;
+    *) usage ;;
+  esac
+done
+
+if ((SECURE)); then
+  # Only the security plugin: nothing else competes for the node's small heap.
+  PLUGINS=(opensearch-security)
+  OS_HOME=${LOGFERRY_OPENSEARCH_SECURE_HOME:-/var/tmp/logferry/opensearch-$OPENSEARCH_VERSION-secure}
+  SECRETS=${LOGFERRY_OPENSEARCH_SECRETS:-/var/tmp/logferry/secure-$OPENSEARCH_VERSION}
+  HTTP_PORT=${LOGFERRY_OPENSEARCH_SECURE_PORT:-9201}
+  TRANSPORT_PORT=$((HTTP_PORT + 100))
+  CLUSTER=logferry-secure
+  LOCAL_URL=https://127.0.0.1:$HTTP_PORT
+  URL=$LOCAL_URL
+  HEAP=${LOGFERRY_OPENSEARCH_SECURE_HEAP:-640m}
+  # Distinguished names, as the plugin writes them (RFC 2253: most specific first).
+  SUBJECT_BASE="/O=logferry/OU=local opensearch"
+  NODE_DN="CN=localhost,OU=local opensearch,O=logferry"
+  ADMIN_DN="CN=logferry-admin,OU=local opensearch,O=logferry"
+  ADMIN_USER=admin
+  MARK="written by scripts/opensearch.sh"
+else
+  # Plugins we want. Only job-scheduler is on Maven Central today; the others are tried and
+  # reported as unavailable, so that they install by themselves once they are published.
+  PLUGINS=(opensearch-job-scheduler opensearch-index-management opensearch-alerting opensearch-sql-plugin)
+  # The install lives outside $HOME: OpenSearch runs as an unprivileged user that cannot read /root.
+  OS_HOME=${LOGFERRY_OPENSEARCH_HOME:-/var/tmp/logferry/opensearch-$OPENSEARCH_VERSION}
+  HTTP_PORT=9200
+  TRANSPORT_PORT=""
+  CLUSTER=logferry-local
+  LOCAL_URL=http://127.0.0.1:9200
+  URL=${OPENSEARCH_URL:-$LOCAL_URL}
+  HEAP=${LOGFERRY_OPENSEARCH_HEAP:-768m}
+fi
+
+# curl as the admin client certificate (secured node): no password on any command line.
+os_curl() {
+  if ((SECURE)); then
+    curl --cacert "$SECRETS/ca.pem" --cert "$SECRETS/admin.pem" --key "$SECRETS/admin-key.pem" "$@"
+  else
+    curl "$@"
+  fi
 }
 
-wait_healthy() {
-  local deadline=$((SECONDS + ${1:-180}))
+healthy() {
+  os_curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow&timeout=4s" >/dev/null 2>&1
+}
+
+wait_until() { # wait_until SECONDS CHECK...: poll CHECK while the node lives
+  local deadline=$((SECONDS + $1))
+  shift
   local pidfile=$OS_HOME/opensearch.pid
-  until healthy; do
+  until "$@"; do
     if [[ -s $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       log "OpenSearch exited during start-up; last log lines:"
-      tail -n 30 "$OS_HOME/logs/opensearch.log" >&2 2>/dev/null || true
+      tail -n 30 "$OS_HOME/logs/$CLUSTER.log" >&2 2>/dev/null || true
       return 1
     fi
     if ((SECONDS > deadline)); then
       log "no healthy cluster at $URL; last log lines:"
-      tail -n 30 "$OS_HOME/logs/opensearch.log" >&2 2>/dev/null || true
+      tail -n 30 "$OS_HOME/logs/$CLUSTER.log" >&2 2>/dev/null || true
       return 1
     fi
     sleep 2
   done
 }
+
+wait_healthy() { wait_until "${1:-180}" healthy; }
 
 fetch() { # fetch URL FILE: download once into the cache
   local url=$1 file=$2
@@ -82,26 +138,224 @@ install() {
   for plugin in "${PLUGINS[@]}"; do
     local pzip=$CACHE/$plugin-$PLUGIN_VERSION.zip
     if fetch "$MAVEN/org/opensearch/plugin/$plugin/$PLUGIN_VERSION/$plugin-$PLUGIN_VERSION.zip" "$pzip" 2>/dev/null; then
-      OPENSEARCH_JAVA_HOME=$(java_home) "$tree/bin/opensearch-plugin" install --batch "file://$pzip" >/dev/null
+      OPENSEARCH_JAVA_HOME=$(java_home) "$tree/bin/opensearch-plugin" install --batch "file://$pzip" >"$staging/plugin.log" 2>&1 \
+        || { log "installing $plugin failed:"; tail -n 20 "$staging/plugin.log" >&2; return 1; }
       log "installed plugin $plugin"
+    elif ((SECURE)); then
+      log "the security plugin $PLUGIN_VERSION could not be fetched from $MAVEN"
+      rm -rf "$staging"
+      return 1
     else
       log "plugin $plugin $PLUGIN_VERSION is not on Maven Central; continuing without it"
     fi
   done
   cat >>"$tree/config/opensearch.yml" <<EOF
-cluster.name: logferry-local
-node.name: logferry-local
+cluster.name: $CLUSTER
+node.name: $CLUSTER
 discovery.type: single-node
 network.host: 127.0.0.1
-http.port: 9200
+http.port: $HTTP_PORT
 # A developer disk can be fuller than a server's: never go read-only because of it.
 cluster.routing.allocation.disk.threshold_enabled: false
 action.auto_create_index: true
 EOF
+  if ((SECURE)); then
+    secure_settings >>"$tree/config/opensearch.yml"
+    chmod +x "$tree"/plugins/opensearch-security/tools/*.sh
+  fi
   sed -i -e "s/^-Xms.*/-Xms$HEAP/" -e "s/^-Xmx.*/-Xmx$HEAP/" "$tree/config/jvm.options"
   mv "$tree" "$OS_HOME"
   rm -rf "$staging"
 }
+
+# -- the secured node ---------------------------------------------------------------------
+
+secure_settings() {
+  cat <<EOF
+transport.port: $TRANSPORT_PORT
+# Security plugin: TLS on both layers with the certificates of scripts/opensearch.sh (never the
+# plugin's demo ones), users authenticated by HTTP basic auth against the internal user store.
+plugins.security.ssl.transport.pemcert_filepath: node.pem
+plugins.security.ssl.transport.pemkey_filepath: node-key.pem
+plugins.security.ssl.transport.pemtrustedcas_filepath: ca.pem
+plugins.security.ssl.transport.enforce_hostname_verification: true
+plugins.security.ssl.http.enabled: true
+plugins.security.ssl.http.pemcert_filepath: node.pem
+plugins.security.ssl.http.pemkey_filepath: node-key.pem
+plugins.security.ssl.http.pemtrustedcas_filepath: ca.pem
+plugins.security.ssl.http.clientauth_mode: OPTIONAL
+plugins.security.nodes_dn: ["$NODE_DN"]
+plugins.security.authcz.admin_dn: ["$ADMIN_DN"]
+plugins.security.allow_default_init_securityindex: false
+plugins.security.restapi.roles_enabled: ["all_access"]
+plugins.security.system_indices.enabled: true
+plugins.security.audit.type: noop
+EOF
+}
+
+# The CA, the node's certificate (server and client of the transport layer, and the HTTPS
+# server) and the admin client certificate securityadmin signs in with. Keys are PKCS#8.
+certificates() {
+  [[ -s $SECRETS/ca.pem && -s $SECRETS/node.pem && -s $SECRETS/admin.pem ]] && return 0
+  log "generating a CA, the node's and the admin's certificates in $SECRETS"
+  local dir=$SECRETS days=825
+  openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/ca-key.pem"
+  openssl req -x509 -new -sha256 -days 3650 -key "$dir/ca-key.pem" -out "$dir/ca.pem" \
+    -subj "$SUBJECT_BASE/CN=logferry local CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -addext "subjectKeyIdentifier=hash"
+  local name cn usage
+  for name in node admin; do
+    if [[ $name == node ]]; then
+      cn=localhost
+      usage="subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth"
+    else
+      cn=logferry-admin
+      usage="extendedKeyUsage=clientAuth"
+    fi
+    openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/$name-key.pem"
+    openssl req -new -sha256 -key "$dir/$name-key.pem" -subj "$SUBJECT_BASE/CN=$cn" -out "$dir/$name.csr"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid,issuer" "$usage" >"$dir/$name.ext"
+    openssl x509 -req -sha256 -days $days -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+      -CAcreateserial -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null
+    rm -f "$dir/$name.csr" "$dir/$name.ext"
+  done
+  chmod 600 "$dir"/*
+}
+
+# The admin's password: generated once, readable by the runner only; the node gets its hash.
+admin_password() {
+  local file=$SECRETS/admin-password users=$OS_HOME/config/opensearch-security/internal_users.yml
+  if [[ ! -s $file ]]; then
+    log "generating the admin password into $file"
+    (umask 077 && openssl rand -base64 48 | tr -d '\n/+=' | cut -c1-40 >"$file.part" && mv "$file.part" "$file")
+  fi
+  # Ours (never the plugin's demo users), and hashed from the password file as it is now.
+  [[ $users -nt $file ]] && grep -q "^# $MARK" "$users" && return 0
+  local hash
+  hash=$(LOGFERRY_HASH_INPUT=$(cat "$file") OPENSEARCH_JAVA_HOME=$(java_home) \
+    "$OS_HOME/plugins/opensearch-security/tools/hash.sh" -env LOGFERRY_HASH_INPUT | tail -n 1)
+  [[ $hash == \$2* ]] || { log "hashing the admin password failed"; return 1; }
+  put "$users" <<EOF
+# $MARK
+_meta:
+  type: "internalusers"
+  config_version: 2
+$ADMIN_USER:
+  hash: "$hash"
+  reserved: true
+  description: "logferry local administrator (password in $file)"
+EOF
+}
+
+put() { # put FILE: write stdin to FILE unless it holds exactly that already (keeps its mtime)
+  local tmp
+  tmp=$(mktemp "$1.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else chmod 600 "$tmp"; mv "$tmp" "$1"; fi
+}
+
+# The security configuration securityadmin loads: the plugin's own files for what we leave as
+# shipped, ours for who may sign in and what the admin may do (the demo users are never kept).
+security_config() {
+  local dir=$OS_HOME/config/opensearch-security
+  cp "$SECRETS/ca.pem" "$SECRETS/node.pem" "$SECRETS/node-key.pem" "$OS_HOME/config/"
+  put "$dir/config.yml" <<'EOF'
+_meta:
+  type: "config"
+  config_version: 2
+config:
+  dynamic:
+    http:
+      anonymous_auth_enabled: false
+    authc:
+      basic_internal_auth_domain:
+        description: "HTTP basic auth against the internal user store"
+        http_enabled: true
+        transport_enabled: true
+        order: 0
+        http_authenticator:
+          type: basic
+          challenge: true
+        authentication_backend:
+          type: intern
+EOF
+  put "$dir/roles.yml" <<'EOF'
+_meta:
+  type: "roles"
+  config_version: 2
+EOF
+  put "$dir/roles_mapping.yml" <<EOF
+_meta:
+  type: "rolesmapping"
+  config_version: 2
+all_access:
+  reserved: false
+  users: ["$ADMIN_USER"]
+  description: "the local administrator"
+EOF
+  put "$dir/tenants.yml" <<'EOF'
+_meta:
+  type: "tenants"
+  config_version: 2
+EOF
+  put "$dir/audit.yml" <<'EOF'
+_meta:
+  type: "audit"
+  config_version: 2
+config:
+  enabled: false
+EOF
+  admin_password
+}
+
+security_state() { # UP once the security index is initialised; no credentials needed
+  curl -sS -m 5 --cacert "$SECRETS/ca.pem" "$URL/_plugins/_security/health" 2>/dev/null \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin).get("status", ""))' 2>/dev/null || true
+}
+
+security_up() { [[ $(security_state) == UP ]]; }
+
+initialise_security() {
+  # The admin certificate is let in before the security index exists: wait for the cluster.
+  wait_healthy 180
+  local stamp=$SECRETS/securityadmin.stamp
+  local index
+  index=$(os_curl -s -o /dev/null -w '%{http_code}' -m 5 "$URL/.opendistro_security")
+  # Initialised before, with the configuration as it is now: the node loads it by itself.
+  if [[ $index == 200 && -e $stamp ]] &&
+    [[ -z $(find "$OS_HOME/config/opensearch-security" -newer "$stamp" -name '*.yml') ]]; then
+    wait_until 120 security_up
+    return
+  fi
+  log "initialising the security index with securityadmin"
+  if ! OPENSEARCH_JAVA_HOME=$(java_home) "$OS_HOME/plugins/opensearch-security/tools/securityadmin.sh" \
+    -cd "$OS_HOME/config/opensearch-security" -icl -h 127.0.0.1 -p "$HTTP_PORT" \
+    -cacert "$SECRETS/ca.pem" -cert "$SECRETS/admin.pem" -key "$SECRETS/admin-key.pem" \
+    >"$SECRETS/securityadmin.log" 2>&1; then
+    log "securityadmin failed:"
+    tail -n 20 "$SECRETS/securityadmin.log" >&2
+    return 1
+  fi
+  touch "$stamp"
+  # The node picks the new configuration up a few seconds later.
+  wait_until 120 security_up
+}
+
+prepare_secure() {
+  (umask 077 && mkdir -p "$SECRETS")
+  chmod 700 "$SECRETS"
+  certificates
+  security_config
+  # The plugin wants the node's configuration (keys, hashes) readable by the node's user only.
+  chmod -R go-rwx "$OS_HOME/config"
+}
+
+# -- commands -----------------------------------------------------------------------------
 
 as_service_user() { # run a command as the unprivileged user when we are root
   if [[ $(id -u) -ne 0 ]]; then "$@"; return; fi
@@ -111,15 +365,21 @@ as_service_user() { # run a command as the unprivileged user when we are root
 }
 
 start() {
-  if healthy; then log "reusing the cluster at $URL"; return 0; fi
+  if ((SECURE)) && [[ -s $SECRETS/admin.pem ]] && healthy; then
+    log "reusing the secured node at $URL"; return 0
+  fi
+  if ((!SECURE)) && healthy; then log "reusing the cluster at $URL"; return 0; fi
   if [[ $URL != "$LOCAL_URL" ]]; then wait_healthy 60; return; fi
+  local began=$SECONDS
   install
+  ((SECURE)) && prepare_secure
   log "starting OpenSearch $OPENSEARCH_VERSION at $LOCAL_URL (logs: $OS_HOME/logs)"
   rm -f "$OS_HOME/opensearch.pid"
   as_service_user env OPENSEARCH_JAVA_HOME="$(java_home)" "$OS_HOME/bin/opensearch" -d -p "$OS_HOME/opensearch.pid" >"$OS_HOME/logs/console.log" 2>&1 \
     || { log "OpenSearch did not start:"; tail -n 30 "$OS_HOME/logs/console.log" >&2; return 1; }
+  ((SECURE)) && initialise_security
   wait_healthy 180
-  log "ready"
+  log "ready in $((SECONDS - began))s"
 }
 
 stop() {
@@ -133,10 +393,18 @@ stop() {
   log "stopped"
 }
 
-case ${1:-} in
+case $COMMAND in
   start) start ;;
   stop) stop ;;
-  status) curl -fsS -m 5 "$URL/_cluster/health?pretty" ;;
+  status) os_curl -fsS -m 5 "$URL/_cluster/health?pretty" ;;
   url) echo "$URL" ;;
-  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+  env)
+    ((SECURE)) || usage
+    # Paths, never the password itself: read it from the file.
+    printf '%s\n' "OPENSEARCH_URL=$URL" "LOGFERRY_CA_BUNDLE=$SECRETS/ca.pem" \
+      "LOGFERRY_OPENSEARCH_USERNAME=$ADMIN_USER" "LOGFERRY_SECURE_PASSWORD_FILE=$SECRETS/admin-password" \
+      "LOGFERRY_SECURE_ADMIN_CERT=$SECRETS/admin.pem" "LOGFERRY_SECURE_ADMIN_KEY=$SECRETS/admin-key.pem" \
+      "LOGFERRY_SECURE_CA_KEY=$SECRETS/ca-key.pem"
+    ;;
+  *) usage ;;
 esac
