@@ -48,6 +48,8 @@ from typing import Any
 
 import orjson
 
+from .client import ClusterRefused
+
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -164,6 +166,10 @@ class BulkSink:
     failures: list[FailedDocument] = field(default_factory=list)
     # Batches in flight at once (sender threads); 1: one request at a time, in the caller.
     concurrency: int = 1
+    # Takes the documents refused for good as their batches end (the pipeline keeps them as
+    # dead letters), so that an object whose every document is refused holds none of them;
+    # None: they stay in `failures`.
+    spill: Callable[[list[FailedDocument]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -238,12 +244,20 @@ class BulkSink:
 
     # -- in flight (the caller's thread) -------------------------------------------------------
 
+    def spill_failures(self) -> None:
+        """Hand the failures kept so far to `spill`, if there is one."""
+        if self.spill is not None and self.failures:
+            failures, self.failures = self.failures, []
+            self.spill(failures)
+
     def _dispatch(self, batch: _Batch) -> None:
         if not batch:
             return
         if self.concurrency == 1:
             self._deliver(batch, _Tally(self.stats, self.failures))
+            self.spill_failures()
             return
+        self.spill_failures()
         self._collect()
         while len(self._in_flight) >= self.concurrency:
             wait([future for future, _ in self._in_flight], return_when=FIRST_COMPLETED)
@@ -358,6 +372,11 @@ class BulkSink:
             response = (
                 self.transport.bulk(body) if timeout is None else self.transport.bulk(body, timeout)
             )
+        except ClusterRefused as exc:
+            # Credentials refused, permission denied, an untrusted certificate: no retry, no
+            # split, no dead letter helps; the message goes back to the queue, saying why.
+            tally.stats.request_failures += 1
+            raise SinkUnavailable(str(exc)) from None
         except Exception as exc:
             status = _status_of(exc)
             if isinstance(status, int) and status not in RETRYABLE:
