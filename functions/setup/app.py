@@ -6,9 +6,11 @@ outlive the stack). Whatever happens, CloudFormation gets an answer: a custom re
 unanswered holds the stack until its service timeout.
 
 On a domain the stack created (fine-grained access control, master user in Secrets Manager),
-the master user first maps the functions' IAM roles to OpenSearch roles: `logferry_writer`
-(the ingest role: create and write `<prefix>-*` indices, nothing else) and `logferry_setup`
-(this function's role). Everything else runs as this function's role, signed with SigV4.
+the master user first writes the OpenSearch roles and maps the functions' IAM roles to them
+(`logferry.setup.apply_roles`, the code `logferry setup` runs too): `logferry_writer` (the
+ingest role: create and write `<prefix>-*` indices, and what merging mail needs) and
+`logferry_setup` (this function's role); `logferry_reader` is written for analysts. Everything
+else runs as this function's role, signed with SigV4.
 """
 
 from __future__ import annotations
@@ -19,22 +21,22 @@ import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from aws_lambda_powertools import Logger
-from opensearchpy import OpenSearch, Urllib3HttpConnection
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
 from logferry import setup
-from logferry.client import make_client
+from logferry.client import make_client, secret_credentials
 from logferry.config import Settings
+from logferry.setup import SETUP_ROLE, WRITER_ROLE, setup_role, writer_role
+
+# The roles are logferry.setup's; named here too for readers of this function (and its tests).
+__all__ = ["SETUP_ROLE", "WRITER_ROLE", "lambda_handler", "setup_role", "writer_role"]
 
 logger = Logger()
 
-WRITER_ROLE = "logferry_writer"
-SETUP_ROLE = "logferry_setup"
-SECURITY_API = "/_plugins/_security/api"
 # Seconds kept back from the invocation to answer CloudFormation after the work.
 ANSWER_RESERVE = 15.0
 REQUEST_TIMEOUT = 30.0
@@ -47,93 +49,22 @@ RESPONSE_LIMIT = 4096
 Remaining = Callable[[], float]
 
 
-# -- OpenSearch roles (stack-created domains) ----------------------------------------------
-
-
-def writer_role(prefix: str) -> dict[str, Any]:
-    """What the ingest function may do: create `<prefix>-*` indices and index into them."""
-    return {
-        "description": f"logferry ingest: create and write {prefix}-* indices",
-        "cluster_permissions": ["indices:data/write/bulk"],
-        "index_permissions": [
-            {
-                "index_patterns": [f"{prefix}-*"],
-                "allowed_actions": [
-                    "create_index",
-                    "indices:data/write/index",
-                    "indices:data/write/bulk*",
-                    "indices:admin/mapping/put",
-                ],
-            }
-        ],
-    }
-
-
-def setup_role(prefix: str) -> dict[str, Any]:
-    """What this function may do: templates, ISM, monitors, channels, saved objects."""
-    return {
-        "description": f"logferry setup: manage {prefix}-* templates, policies, monitors",
-        "cluster_permissions": ["cluster_all"],
-        "index_permissions": [
-            {
-                "index_patterns": [f"{prefix}-*", ".kibana*", ".opensearch_dashboards*"],
-                "allowed_actions": ["indices_all"],
-            }
-        ],
-        "tenant_permissions": [
-            {"tenant_patterns": ["global_tenant"], "allowed_actions": ["kibana_all_write"]}
-        ],
-    }
-
-
-def security_enabled(client: Any) -> bool:
-    """True when the security plugin answers (it does on every fine-grained domain)."""
-    try:
-        client.transport.perform_request("GET", "/_plugins/_security/authinfo")
-    except TransportError as exc:
-        if exc.status_code in (400, 404):  # no such route: the plugin is not installed
-            return False
-        raise
-    return True
-
-
-def map_roles(client: Any, prefix: str, writer_arn: str, setup_arn: str) -> list[str]:
-    """Create both roles and map the IAM roles to them (PUT: the stack owns these two)."""
-    if not security_enabled(client):
-        return ["security plugin not installed: no role mapping needed"]
-    done = []
-    for name, body, arn in (
-        (WRITER_ROLE, writer_role(prefix), writer_arn),
-        (SETUP_ROLE, setup_role(prefix), setup_arn),
-    ):
-        if not arn:
-            continue
-        client.transport.perform_request("PUT", f"{SECURITY_API}/roles/{name}", body=body)
-        client.transport.perform_request(
-            "PUT", f"{SECURITY_API}/rolesmapping/{name}", body={"backend_roles": [arn]}
-        )
-        done.append(f"role {name} mapped to {arn}")
-    return done
+# -- OpenSearch roles (stack-created domains): logferry.setup owns them -------------------
 
 
 def master_client(url: str, secret_arn: str, timeout: float) -> OpenSearch:
     """A client signed in as the master user kept in Secrets Manager (never in the env)."""
-    import boto3
+    return make_client(url, timeout=timeout, credentials=secret_credentials(secret_arn))
 
-    secret = json.loads(
-        boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-    )
-    parsed = urlparse(url)
-    https = parsed.scheme == "https"
-    return OpenSearch(
-        hosts=[{"host": parsed.hostname or "", "port": parsed.port or (443 if https else 80)}],
-        http_auth=(secret["username"], secret["password"]),
-        use_ssl=https,
-        verify_certs=https,
-        connection_class=Urllib3HttpConnection,
-        timeout=timeout,
-        max_retries=0,
-    )
+
+def role_mappings(properties: dict[str, Any], settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The functions' IAM roles (resource properties) and any configured backend roles."""
+    mappings = setup.role_mappings(settings)
+    for name, key in ((WRITER_ROLE, "WriterRoleArn"), (SETUP_ROLE, "SetupRoleArn")):
+        arn = str(properties.get(key) or "")
+        if arn:
+            mappings[name] = (arn, *mappings[name])
+    return mappings
 
 
 # -- the work ---------------------------------------------------------------------------
@@ -151,13 +82,11 @@ def run_setup(properties: dict[str, Any], settings: Settings, remaining: Remaini
     secret_arn = str(properties.get("MasterUserSecretArn") or "")
     if secret_arn:
         admin = master_client(settings.opensearch_url, secret_arn, timeout)
-        steps += map_roles(
-            admin,
-            settings.index_prefix,
-            str(properties.get("WriterRoleArn") or ""),
-            str(properties.get("SetupRoleArn") or ""),
+        steps += setup.apply_roles(
+            admin, settings.index_prefix, role_mappings(properties, settings)
         )
-    steps += setup.apply(make_client(settings.opensearch_url, timeout=timeout), settings)
+    client = make_client(settings.opensearch_url, timeout=timeout)
+    steps += setup.apply(client, settings, with_roles=False)
     return steps
 
 
