@@ -6,8 +6,11 @@ import hashlib
 import io
 from typing import Any
 
+import orjson
+
 from logferry.config import Settings
 from logferry.deadletter import (
+    PART_BYTES,
     RAW_KEPT_BYTES,
     S3DeadLetters,
     document_record,
@@ -17,6 +20,8 @@ from logferry.deadletter import (
 from logferry.model import ObjectRef, Rejection
 from logferry.pipeline import OpenedObject, Pipeline
 from logferry.sink import BulkSink, FailedDocument
+from tests.conftest import HISTORY_DAYS
+from tests.support import NLB_KEY, nlb_line
 
 REF = ObjectRef("logs", "AWSLogs/1/elb.log.gz", etag="abc", version_id="v7")
 
@@ -87,3 +92,35 @@ class _OneStream:
 class _NoTransport:
     def bulk(self, body: bytes, timeout: float | None = None) -> dict[str, Any]:
         raise AssertionError("nothing of a rejected object is sent")
+
+
+class _RefusesEverything:
+    """A bulk transport answering as OpenSearch does when every document is refused for good
+    (a mapping conflict): no network, the sink's own handling of the answer is what is tested."""
+
+    def bulk(self, body: bytes, timeout: float | None = None) -> dict[str, Any]:
+        count = body.count(b"\n") // 2
+        error = {"type": "mapper_parsing_exception", "reason": "failed to parse"}
+        return {"errors": True, "items": [{"index": {"status": 400, "error": error}}] * count}
+
+
+def test_refused_documents_are_written_while_the_object_is_still_being_read() -> None:
+    data = ("\n".join(nlb_line(n) for n in range(25_000)) + "\n").encode()
+    stream = io.BytesIO(data)
+    s3 = _Recorder(stream)
+    sink = BulkSink(_RefusesEverything(), max_docs=1000)  # type: ignore[arg-type]
+    settings = Settings(accept_days_back=HISTORY_DAYS)
+    pipeline = Pipeline(settings, _OneStream(stream), sink, S3DeadLetters(s3, "dl", "p/"))
+    result = pipeline.ingest(ObjectRef("b", NLB_KEY))
+    assert (result.outcome, result.documents, result.extra["failed_documents"]) == (
+        "rejected",
+        0,
+        25_000,
+    )
+    # bounded parts, the first written long before the end of the object
+    assert s3.puts[0][0] < len(data) // 2 and len(s3.puts) > 2
+    assert all(len(body) <= PART_BYTES + 4096 for _, _, body in s3.puts)
+    assert sink.failures == [] and sink.spill is None
+    records = [orjson.loads(line) for _, _, body in s3.puts for line in body.splitlines()]
+    assert len(records) == result.dead_lettered == 25_000
+    assert {r["kind"] for r in records} == {"document"} and records[0]["status"] == 400

@@ -21,8 +21,9 @@ lines of 1 MiB, cost the handler no more memory than a valid object.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
@@ -114,6 +115,17 @@ class LineLetters(Protocol):
         ...
 
 
+class DocumentLetters(Protocol):
+    """The documents OpenSearch refused for good, of one object (or segment), kept as the
+    bulk requests that refused them end."""
+
+    failed: int
+
+    def add(self, failures: list[FailedDocument]) -> None: ...
+
+    def close(self) -> int: ...
+
+
 class DeadLetters(Protocol):
     def write(self, ref: ObjectRef, kind: str, records: Iterable[dict[str, Any]]) -> int:
         """Keep the records of one kind for one object; return how many were kept."""
@@ -123,23 +135,48 @@ class DeadLetters(Protocol):
         """A writer of `ref`'s rejected lines, under `kept_as`'s name, keeping `keep` at most."""
         ...
 
+    def documents(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None) -> DocumentLetters:
+        """A writer of `ref`'s refused documents, under `kept_as`'s name."""
+        ...
+
+
+Put = Callable[[list[bytes]], None]
+
+
+class _Parts:
+    """Encoded records handed to `put` in parts of at most PART_RECORDS records or PART_BYTES
+    bytes (one at a time when not `batched`)."""
+
+    def __init__(self, put: Put, batched: bool = True) -> None:
+        self._put = put
+        self._batched = batched
+        self._buffer: list[bytes] = []
+        self._bytes = 0
+        self.written = 0
+
+    def add(self, record: bytes) -> None:
+        self._buffer.append(record)
+        self._bytes += len(record)
+        if not self._batched or len(self._buffer) >= PART_RECORDS or self._bytes >= PART_BYTES:
+            self.flush()
+
+    def flush(self) -> int:
+        if self._buffer:
+            self._put(self._buffer)
+            self.written += len(self._buffer)
+            self._buffer, self._bytes = [], 0
+        return self.written
+
 
 class _KeptLines:
-    """LineLetters over a `put(records)` that keeps a batch of encoded records. Each record
-    is the object's fields, encoded once, joined to the line's own."""
+    """LineLetters: each record is the object's fields, encoded once, joined to the line's."""
 
-    def __init__(
-        self, put: Any, ref: ObjectRef, fmt: str | None, keep: int, batch: bool = True
-    ) -> None:
-        self._put = put
+    def __init__(self, parts: _Parts, ref: ObjectRef, fmt: str | None, keep: int) -> None:
+        self._parts = parts
         self._ref, self._fmt = ref, fmt
         self._about = orjson.dumps(_about("line", ref, fmt))[:-1] + b","
         self._keep = keep
-        self._batch = batch
-        self._buffer: list[bytes] = []
-        self._bytes = 0
         self.rejected = 0
-        self.written = 0
         self._unkept: tuple[int, int] | None = None  # first and last line not kept
 
     def add(self, rejection: Rejection) -> None:
@@ -148,25 +185,31 @@ class _KeptLines:
             first = self._unkept[0] if self._unkept else rejection.position
             self._unkept = (first, rejection.position)
             return
-        record = self._about + orjson.dumps(_line_fields(rejection))[1:]
-        self._buffer.append(record)
-        self._bytes += len(record)
-        if not self._batch or len(self._buffer) >= PART_RECORDS or self._bytes >= PART_BYTES:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buffer:
-            self._put(self._buffer)
-            self.written += len(self._buffer)
-            self._buffer, self._bytes = [], 0
+        self._parts.add(self._about + orjson.dumps(_line_fields(rejection))[1:])
 
     def close(self) -> int:
         if self._unkept is not None:
             first, last = self._unkept
             summary = summary_record(self._ref, self._fmt, self.rejected, self._keep, first, last)
-            self._buffer.append(orjson.dumps(summary))
-        self._flush()
-        return self.written
+            self._parts.add(orjson.dumps(summary))
+        return self._parts.flush()
+
+
+class _KeptDocuments:
+    """DocumentLetters over _Parts."""
+
+    def __init__(self, parts: _Parts, ref: ObjectRef, fmt: str | None) -> None:
+        self._parts = parts
+        self._ref, self._fmt = ref, fmt
+        self.failed = 0
+
+    def add(self, failures: list[FailedDocument]) -> None:
+        self.failed += len(failures)
+        for failed in failures:
+            self._parts.add(orjson.dumps(document_record(self._ref, self._fmt, failed)))
+
+    def close(self) -> int:
+        return self._parts.flush()
 
 
 class S3DeadLetters:
@@ -180,29 +223,24 @@ class S3DeadLetters:
         return f"{self._prefix}{kind}/{day}/{ref.identity}-{part:04d}.ndjson"
 
     def write(self, ref: ObjectRef, kind: str, records: Iterable[dict[str, Any]]) -> int:
-        count = 0
-        part: list[bytes] = []
-        size = 0
-        parts = 0
+        parts = self._parts(ref, kind)
         for record in records:
-            data = orjson.dumps(record)
-            part.append(data)
-            size += len(data)
-            if len(part) == PART_RECORDS or size >= PART_BYTES:
-                self._put(self.key_for(ref, kind, parts), part)
-                count, parts, part, size = count + len(part), parts + 1, [], 0
-        if part:
-            self._put(self.key_for(ref, kind, parts), part)
-            count += len(part)
-        return count
+            parts.add(orjson.dumps(record))
+        return parts.flush()
 
-    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
-        parts = iter(range(1 << 62))
+    def _parts(self, kept_as: ObjectRef, kind: str) -> _Parts:
+        numbers = itertools.count()
 
         def put(records: list[bytes]) -> None:
-            self._put(self.key_for(kept_as, "line", next(parts)), records)
+            self._put(self.key_for(kept_as, kind, next(numbers)), records)
 
-        return _KeptLines(put, ref, fmt, keep)
+        return _Parts(put)
+
+    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
+        return _KeptLines(self._parts(kept_as, "line"), ref, fmt, keep)
+
+    def documents(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None) -> DocumentLetters:
+        return _KeptDocuments(self._parts(kept_as, "document"), ref, fmt)
 
     def _put(self, key: str, lines: list[bytes]) -> None:
         self._s3.put_object(
@@ -229,8 +267,14 @@ class StreamDeadLetters:
             count += 1
         return count
 
-    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
+    def _parts(self, ref: ObjectRef, kind: str) -> _Parts:
         def show(records: list[bytes]) -> None:
-            self.write(ref, "line", map(orjson.loads, records))
+            self.write(ref, kind, map(orjson.loads, records))
 
-        return _KeptLines(show, ref, fmt, keep, batch=False)
+        return _Parts(show, batched=False)
+
+    def lines(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None, keep: int) -> LineLetters:
+        return _KeptLines(self._parts(ref, "line"), ref, fmt, keep)
+
+    def documents(self, kept_as: ObjectRef, ref: ObjectRef, fmt: str | None) -> DocumentLetters:
+        return _KeptDocuments(self._parts(ref, "document"), ref, fmt)

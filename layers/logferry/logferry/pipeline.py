@@ -21,7 +21,7 @@ import orjson
 
 from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
 from .config import Settings
-from .deadletter import DeadLetters, LineLetters, document_record, object_record
+from .deadletter import DeadLetters, LineLetters, object_record
 from .formats import format_for_content, format_for_key, get_format, skip_reason
 from .formats.base import LineParser, LogFormat, line_rejection
 from .indices import IndexRouter, Window
@@ -275,7 +275,11 @@ class Pipeline:
 
     def ingest(self, ref: ObjectRef, segment: Segment | None = None) -> ObjectResult:
         started = self.clock()
-        result = self._ingest(ref, segment)
+        try:
+            result = self._ingest(ref, segment)
+        finally:
+            if self.sink is not None:
+                self.sink.spill = None  # the object's dead letters are written, or it failed
         result.seconds = round(self.clock() - started, 3)
         log.info("object done", extra={"result": result.as_log()})
         return result
@@ -402,8 +406,12 @@ class Pipeline:
         kept_as = deadletter_ref(ref, segment)
         letters = self.deadletters.lines(kept_as, ref, fmt.name, self.settings.max_rejections_kept)
         reader.reject = letters.add
+        refused = self.deadletters.documents(kept_as, ref, fmt.name)
+        # Left over only by an object that ended in an exception: it is read again later.
+        sink.failures.clear()
+        sink.spill = refused.add
         router = self.router(fmt)
-        indexed_before, failed_before = sink.stats.indexed, len(sink.failures)
+        indexed_before = sink.stats.indexed
         # Parts of an entity spread over objects (mail transactions) are merged with what is
         # indexed instead of overwriting it: such a format hands its merger the documents.
         merger = fmt.merger(sink, self.settings.index_prefix)
@@ -446,14 +454,13 @@ class Pipeline:
         if merger is not None:
             merger.flush()
         sink.flush()
+        sink.spill_failures()
         stop = attention.stop
         if stop is not None:  # out of time: every entry before `stop` is done
             assert watch is not None and isinstance(reader, SegmentReader)
             done = sink.stats.indexed - indexed_before
             result.extra.update(watch.suspend(ref, segment, fmt, reader, stop, consumed, done))
             result.outcome = "continued"
-        failures = sink.failures[failed_before:]
-        del sink.failures[failed_before:]
         result.documents = sink.stats.indexed - indexed_before
         result.lines = reader.lines_read
         result.bytes_in, result.bytes_out = reader.bytes_in, reader.bytes_out
@@ -461,13 +468,15 @@ class Pipeline:
         result.dead_lettered += letters.close()
         if reader.invalid_utf8_lines:
             result.extra["invalid_utf8_lines"] = reader.invalid_utf8_lines
-        if result.outcome == "indexed" and not result.documents and (result.rejected or failures):
+        result.dead_lettered += refused.close()
+        if refused.failed:
+            result.extra["failed_documents"] = refused.failed
+        if (
+            result.outcome == "indexed"
+            and not result.documents
+            and (result.rejected or refused.failed)
+        ):
             result.outcome = "rejected"  # not one line indexed
-        if failures:
-            result.extra["failed_documents"] = len(failures)
-            result.dead_lettered += self.deadletters.write(
-                kept_as, "document", (document_record(ref, fmt.name, f) for f in failures)
-            )
         if reader.problem and result.problem is None:
             result.outcome = "damaged"
             result.problem = reader.problem
