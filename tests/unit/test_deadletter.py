@@ -119,7 +119,7 @@ def test_refused_documents_are_written_while_the_object_is_still_being_read() ->
     )
     # bounded parts, the first written long before the end of the object
     assert s3.puts[0][0] < len(data) // 2 and len(s3.puts) > 2
-    assert all(len(body) <= PART_BYTES + 4096 for _, _, body in s3.puts)
+    assert all(len(body) <= PART_BYTES + 4096 for _, _, body in s3.puts)  # and one record
     assert sink.failures == [] and sink.spill is None
     records = [orjson.loads(line) for _, _, body in s3.puts for line in body.splitlines()]
     assert len(records) == result.dead_lettered == 25_000

@@ -156,7 +156,7 @@ class _Parts:
 
     def add(self, record: bytes) -> None:
         self._buffer.append(record)
-        self._bytes += len(record)
+        self._bytes += len(record) + 1  # and its newline
         if not self._batched or len(self._buffer) >= PART_RECORDS or self._bytes >= PART_BYTES:
             self.flush()
 
