@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import os
 import secrets
 import socket
@@ -20,7 +21,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,21 +43,15 @@ class SecureNode:
     url: str
     ca_bundle: str
     admin_user: str
-    admin_password: str
+    admin_password: str = field(repr=False)
     admin_cert: str
     admin_key: str
     ca_key: str
 
     def env(self, user: User | None = None) -> dict[str, str]:
         """The environment a logferry process signed in as `user` (default: the admin) gets."""
-        username, password = (
-            (user.name, user.password)
-            if user
-            else (
-                self.admin_user,
-                self.admin_password,
-            )
-        )
+        username = user.name if user else self.admin_user
+        password = user.password if user else self.admin_password
         return {
             "OPENSEARCH_URL": self.url,
             "LOGFERRY_CA_BUNDLE": self.ca_bundle,
@@ -68,7 +63,7 @@ class SecureNode:
 @dataclass(frozen=True)
 class User:
     name: str
-    password: str
+    password: str = field(repr=False)
     backend_role: str
 
 
@@ -261,9 +256,7 @@ def make_certificate(
         builder = (
             builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
             .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
-                ),
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                 False,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
