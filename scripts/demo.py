@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))  # for tests.support: the same moto wiring the tes
 
 SAMPLES = ROOT / "events" / "logs"
 BUCKET = "demo-elb-logs"
-SAMPLE_DAYS_BACK = (date.today() - date(2026, 11, 20)).days + 1
+SAMPLE_DAYS_BACK = max(1, (date.today() - date(2026, 11, 20)).days + 1)
 
 
 def main() -> int:

@@ -53,7 +53,7 @@ def test_eventbridge_object_created_event_gives_the_object_with_its_key_url_deco
     }
     [ref] = refs_from_event(event)
     assert (ref.bucket, ref.key, ref.version_id) == ("existing-logs", "AWSLogs/a b+.log.gz", "v1")
-    del event["detail"]["object"]["version-id"]  # type: ignore[attr-defined]
+    del event["detail"]["object"]["version-id"]
     [ref] = refs_from_event(event)
     assert ref.version_id is None
 
