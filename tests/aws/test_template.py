@@ -263,8 +263,20 @@ def test_every_queue_redrives_to_a_dead_letter_queue_kept_14_days() -> None:
 
 def test_queues_and_topic_are_encrypted_with_the_stack_key() -> None:
     stack = Stack(SOURCES)
+    # the queues by the key's alias (the key policy names the queues: !Ref Key would be a cycle)
+    alias = stack.resource("KeyAlias")["Properties"]
+    assert alias["TargetKeyId"] == "<Key>"
+    alias_arn = f"arn:aws:kms:us-east-1:123456789012:{alias['AliasName']}"
     for queue in stack.resources("AWS::SQS::Queue").values():
-        assert queue["Properties"]["KmsMasterKeyId"] == "<Key>"
+        assert queue["Properties"]["KmsMasterKeyId"] == alias_arn
+    china = Stack(SOURCES, Partition="aws-cn", Region="cn-north-1")
+    assert china.resource("IngestQueue")["Properties"]["KmsMasterKeyId"].startswith(
+        "arn:aws-cn:kms:cn-north-1:123456789012:alias/"
+    )
+    # whatever sends to the queues waits for the alias
+    template = stack.template["Resources"]
+    for sender in ("LogBucket", "ExistingBucketsRule"):
+        assert "KeyAlias" in as_list(template[sender]["DependsOn"]), sender
     assert stack.resource("AlarmTopic")["Properties"]["KmsMasterKeyId"] == "<Key>"
     services: dict[str, set[str]] = {}
     for statement in stack.resource("Key")["Properties"]["KeyPolicy"]["Statement"]:
@@ -737,18 +749,30 @@ def test_key_serves_services_only_for_this_account_and_the_stack_sources() -> No
         assert "aws:SourceAccount" in conditions or any(
             key.startswith("kms:EncryptionContext:") for key in conditions
         ), f"{service} may use the key on anyone's behalf"
+    # S3's requests carry their source: this account's new bucket only
     s3 = services["s3.amazonaws.com"]["Condition"]
     assert s3["StringEquals"] == {"aws:SourceAccount": "123456789012"}
     assert s3["ArnLike"] == {"aws:SourceArn": "arn:aws:s3:::new-logs"}
+    # EventBridge's carry no source (such conditions would refuse every delivery): the
+    # encryption context SQS sets binds the key to the rule's target and dead-letter queues
     events = services["events.amazonaws.com"]["Condition"]
-    assert events["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    # the rule's own ARN (built from its name: the key cannot wait for the rule)
-    rule = stack.resource("ExistingBucketsRule")["Properties"]
-    assert events["ArnLike"] == {
-        "aws:SourceArn": f"arn:aws:events:us-east-1:123456789012:rule/{rule['Name']}"
+    keys = {key for test in events.values() for key in test}
+    assert not keys & {"aws:SourceAccount", "aws:SourceArn"}
+    assert events == {
+        "StringEquals": {
+            "kms:EncryptionContext:aws:sqs:arn": [
+                "<IngestQueue.Arn>",
+                "<IngestDeadLetterQueue.Arn>",
+            ]
+        }
     }
-    assert len(rule["Name"]) <= 64
-    # the queue policy admits the same two sources, with the same conditions
+    [target] = stack.resource("ExistingBucketsRule")["Properties"]["Targets"]
+    assert {target["Arn"], target["DeadLetterConfig"]["Arn"]} == set(
+        events["StringEquals"]["kms:EncryptionContext:aws:sqs:arn"]
+    )
+    # the rule keeps its generated name: nothing needs to know it beforehand
+    assert "Name" not in stack.resource("ExistingBucketsRule")["Properties"]
+    # the queue policy admits the same two sources, by source ARN and account
     queue_policy = stack.resource("IngestQueuePolicy")["Properties"]["PolicyDocument"]
     for statement in queue_policy["Statement"]:
         if statement["Effect"] == "Allow":
