@@ -12,7 +12,7 @@ PYTHON ?= $(or $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/pyth
 # `sam build` looks for python3.13 on PATH: the virtualenv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint unit native qemu opensearch opensearch-stop bench clean
+.PHONY: demo test lint unit native qemu opensearch opensearch-stop opensearch-secure bench clean
 
 $(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ opensearch:
 opensearch-stop:
 	scripts/opensearch.sh stop
 
+# The second node, with the security plugin, TLS and users: tests/security runs against it.
+opensearch-secure:
+	scripts/opensearch.sh start --secure
+
 demo: $(BIN)/logferry $(NATIVE) opensearch
 	$(BIN)/python scripts/demo.py
 
@@ -56,7 +60,7 @@ lint: $(BIN)/logferry
 unit: $(BIN)/logferry $(NATIVE)
 	$(BIN)/pytest -q tests/unit
 
-test: $(BIN)/logferry $(NATIVE) qemu lint
+test: $(BIN)/logferry $(NATIVE) qemu lint opensearch-secure
 	$(BIN)/pytest -q tests
 
 bench: $(BIN)/logferry $(NATIVE) opensearch

@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -293,6 +294,7 @@ class TlsFront:
         self.connections = 0
         self.handshakes_failed = 0
         self._stop = threading.Event()
+        self._relays: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -306,7 +308,9 @@ class TlsFront:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._relay, args=(raw,), daemon=True).start()
+            relay = threading.Thread(target=self._relay, args=(raw,), daemon=True)
+            self._relays.append(relay)
+            relay.start()
 
     def _relay(self, raw: socket.socket) -> None:
         try:
@@ -329,6 +333,12 @@ class TlsFront:
 
         threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
         pump(client, upstream)
+
+    def settled(self, timeout: float = 10.0) -> None:
+        """Wait for the relays to end (those whose handshake failed end at once)."""
+        deadline = time.monotonic() + timeout
+        for relay in self._relays:
+            relay.join(max(0.0, deadline - time.monotonic()))
 
     def close(self) -> None:
         self._stop.set()

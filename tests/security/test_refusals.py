@@ -178,6 +178,7 @@ def test_an_expired_certificate_is_refused(
             "LOGFERRY_INDEX_PREFIX": secured.prefix,
         }
         refused = ingest_refused(env, capfd, caplog)
+        front.settled()
     finally:
         front.close()
     assert_returned_at_once(refused, front.url, "TLS certificate did not verify")
