@@ -243,6 +243,8 @@ def test_credentials_stay_out_of_reprs_urls_and_messages(aws_env: None) -> None:
     with pytest.raises(ValueError) as in_url:
         make_client(f"https://writer:{password}@127.0.0.1:9201", env={})
     assert password not in str(in_url.value)
+    with pytest.raises(ValueError, match="HTTPS only"):
+        make_client("http://search.example.com:9200", credentials=Credentials("u", password))
     with pytest.raises(CredentialsUnavailable) as half:
         credentials_from({"LOGFERRY_OPENSEARCH_PASSWORD": password})
     assert password not in str(half.value)

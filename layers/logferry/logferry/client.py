@@ -43,6 +43,8 @@ CA_BUNDLE_ENV = "LOGFERRY_CA_BUNDLE"
 SECRET_ENV = "LOGFERRY_OPENSEARCH_SECRET_ARN"
 USERNAME_ENV = "LOGFERRY_OPENSEARCH_USERNAME"
 PASSWORD_ENV = "LOGFERRY_OPENSEARCH_PASSWORD"
+# Hosts basic-auth credentials may travel to unencrypted (a local development cluster).
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -243,6 +245,10 @@ def make_client(
     auth: Any = None
     source = "no credentials"
     if credentials is not None:
+        if not https and host not in LOOPBACK:
+            raise ValueError(
+                f"credentials are sent over HTTPS only (or to this machine): {url} is plain HTTP"
+            )
         auth = (credentials.username, credentials.password)
         source = credentials.source or "the credentials given"
     elif needs_sigv4(host, env):
