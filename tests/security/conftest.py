@@ -11,10 +11,12 @@ and the refusals asserted are the security plugin's own.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import ipaddress
 import os
 import secrets
+import select
 import socket
 import ssl
 import subprocess
@@ -68,9 +70,31 @@ class User:
     backend_role: str
 
 
+# The roles and the test users are the node's, not a session's: two test sessions on one
+# machine (two checkouts, two `make test`) take turns.
+LOCK = Path(os.environ.get("LOGFERRY_SECURE_TESTS_LOCK", "/var/tmp/logferry/security-tests.lock"))
+LOCK_WAIT_SECONDS = 1800
+
+
 @pytest.fixture(scope="session")
-def secure_node() -> SecureNode:
-    """The secured node: started (or reused) by the repo's script, as `make test` does."""
+def secure_node() -> Iterator[SecureNode]:
+    """The secured node: started (or reused) by the repo's script, as `make test` does; held
+    by this session alone while it lasts."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("a") as lock:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{LOCK} held by another test session") from None
+                time.sleep(1)
+        yield _start_secure_node()
+
+
+def _start_secure_node() -> SecureNode:
     script = str(ROOT / "scripts" / "opensearch.sh")
     subprocess.run([script, "start", "--secure"], check=True)
     out = subprocess.run([script, "env", "--secure"], check=True, capture_output=True, text=True)
@@ -323,16 +347,28 @@ class TlsFront:
         upstream = self.upstream_context.wrap_socket(
             socket.create_connection((host, int(port))), server_hostname=host
         )
-
-        def pump(source: ssl.SSLSocket, target: ssl.SSLSocket) -> None:
-            with contextlib.suppress(OSError):
-                while data := source.recv(65536):
-                    target.sendall(data)
-            with contextlib.suppress(OSError):
-                target.close()
-
-        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-        pump(client, upstream)
+        # One thread, both directions: an SSL socket must not be read and written at once.
+        peers = {client: upstream, upstream: client}
+        for sock in peers:
+            sock.setblocking(False)
+        try:
+            while not self._stop.is_set():
+                ready = [sock for sock in peers if sock.pending()]
+                if not ready:
+                    ready = select.select(list(peers), [], [], 0.5)[0]
+                for sock in ready:
+                    try:
+                        data = sock.recv(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        continue  # a record not complete yet, or not application data
+                    if not data:
+                        return
+                    _send_all(peers[sock], data)
+        except OSError:
+            return
+        finally:
+            for sock in peers:
+                sock.close()
 
     def settled(self, timeout: float = 10.0) -> None:
         """Wait for the relays to end (those whose handshake failed end at once)."""
@@ -344,3 +380,12 @@ class TlsFront:
         self._stop.set()
         self.listener.close()
         self._thread.join(timeout=2)
+
+
+def _send_all(sock: ssl.SSLSocket, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view) :]
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+            select.select([], [sock], [], 0.5)
