@@ -208,7 +208,11 @@ def test_credentials_from_a_secret_are_read_once_per_container(
     users: dict[str, User],
     secured: Any,
     admin: Any,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """And on the way that works, the password is nowhere either: the handler's JSON log
+    lines, its EMF metrics (both on stdout), the library's log records."""
     writer = users[setup.WRITER_ROLE]
     secret = boto3.client("secretsmanager").create_secret(
         Name="logferry-opensearch-writer",
@@ -229,6 +233,11 @@ def test_credentials_from_a_secret_are_read_once_per_container(
         assert response == {"batchItemFailures": []}
         wiring.put(NLB_KEY.replace("a1b2c3d4", "e5f6a7b8"), gz(nlb_line(99)))
     assert secret_credentials.cache_info().misses == 1
+    out, err = capfd.readouterr()
+    assert '"DocumentsIndexed"' in out  # the metrics were published
+    records = "\n".join(json.dumps(r.__dict__, default=str) for r in caplog.records)
+    for output in (out, err, records):
+        assert writer.password not in output
     admin.indices.refresh(index=f"{secured.prefix}-*")
     assert admin.count(index=f"{secured.prefix}-nlb-*")["count"] == 51
     admin.indices.delete(index=f"{secured.prefix}-*")
