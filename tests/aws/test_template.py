@@ -1322,27 +1322,28 @@ def test_setup_fails_when_the_master_user_secret_cannot_be_read(
     assert "ResourceNotFoundException" in answers[0]["body"]["Reason"]
 
 
-def test_writer_role_may_only_create_and_write_the_prefix_indices() -> None:
+def test_writer_role_may_create_and_write_the_prefix_indices_and_merge_mail_only() -> None:
+    # The fewest permissions the writer needs, each shown needed against the security plugin
+    # (tests/security/test_writer.py): writing, and for mail merging a multi-get and a delete.
     role = load_setup_app().writer_role("logs")
-    [permission] = role["index_permissions"]
-    assert permission["index_patterns"] == ["logs-*"]
-    allowed = set(permission["allowed_actions"]) | set(role["cluster_permissions"])
-    write_only = {
-        "create_index",
-        "indices:data/write/index",
-        "indices:data/write/bulk",
+    write, merge = role["index_permissions"]
+    assert write["index_patterns"] == ["logs-*"]
+    assert set(write["allowed_actions"]) == {
+        "indices:admin/create",
         "indices:data/write/bulk*",
-        "indices:admin/mapping/put",
+        "indices:data/write/index",
     }
-    assert allowed <= write_only
-    assert {"create_index", "indices:data/write/bulk"} <= allowed
+    assert merge["index_patterns"] == ["logs-mail-*"]
+    assert set(merge["allowed_actions"]) == {"indices:data/read/mget*", "indices:data/write/delete"}
+    assert set(role["cluster_permissions"]) == {"indices:data/write/bulk", "indices:data/read/mget"}
 
 
 def test_deploy_guide_lists_the_roles_the_setup_function_creates() -> None:
     guide = (ROOT / "docs" / "deploy.md").read_text()
     app = load_setup_app()
     role = app.writer_role("logs")
-    for action in [*role["cluster_permissions"], *role["index_permissions"][0]["allowed_actions"]]:
+    actions = [a for p in role["index_permissions"] for a in p["allowed_actions"]]
+    for action in [*role["cluster_permissions"], *actions]:
         assert f"`{action}`" in guide, f"{action} missing from docs/deploy.md"
     for name in (app.WRITER_ROLE, app.SETUP_ROLE):
         assert f"`{name}`" in guide
