@@ -25,7 +25,7 @@ $(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirement
 PACKAGE := layers/logferry/logferry
 NATIVE := build/native.stamp
 $(NATIVE): $(BIN)/logferry layers/native/compile.py $(wildcard $(PACKAGE)/formats/*.py) \
-		$(PACKAGE)/model.py $(PACKAGE)/reader.py
+		$(PACKAGE)/model.py $(PACKAGE)/ingest/reader.py
 	$(BIN)/python layers/native/compile.py
 	touch $@
 

@@ -50,14 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_hostile
 import benchgen
 
-from logferry import reader as reader_module
 from logferry.config import Settings
-from logferry.deadletter import StreamDeadLetters
 from logferry.formats import FORMATS
-from logferry.heap import keep_freed_memory
+from logferry.ingest import reader as reader_module
+from logferry.ingest.deadletter import StreamDeadLetters
+from logferry.ingest.heap import keep_freed_memory
+from logferry.ingest.pipeline import LocalFiles, Pipeline
 from logferry.model import ObjectRef
-from logferry.pipeline import LocalFiles, Pipeline
-from logferry.sink import BulkSink, BulkTransport
+from logferry.output.sink import BulkSink, BulkTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench-data"
@@ -519,9 +519,9 @@ def run_pipeline(fmt: str, path: Path, variant: str = "") -> dict[str, Any]:
     if variant == "zlib":
         reader_module._zlib = zlib
     elif variant == "json":
-        import logferry.pipeline
+        import logferry.ingest.pipeline
 
-        logferry.pipeline.orjson = _JsonShim  # type: ignore[attr-defined,assignment]
+        logferry.ingest.pipeline.orjson = _JsonShim  # type: ignore[attr-defined,assignment]
     transport = DiscardingTransport()
     sink = BulkSink(transport)
     pipeline = _pipeline(sink, fmt)
@@ -572,7 +572,7 @@ def run_reader(path: Path, variant: str) -> dict[str, Any]:
 
 
 def _client() -> Any:
-    from logferry.client import make_client
+    from logferry.output.client import make_client
 
     return make_client(os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
 
@@ -785,7 +785,7 @@ def bench_libraries(size: int, runs: int, report: dict[str, Any]) -> None:
 
 
 def bench_opensearch(lines: int, runs: int, clients: int, report: dict[str, Any]) -> None:
-    from logferry import setup
+    from logferry import provisioning
 
     client = _client()
     try:
@@ -796,7 +796,7 @@ def bench_opensearch(lines: int, runs: int, clients: int, report: dict[str, Any]
     size = lines * benchgen.GENERATORS["nlb"][1]
     path = benchgen.write_object(DATA, "nlb", size)
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    setup.apply(client, Settings(index_prefix=prefix))
+    provisioning.apply(client, Settings(index_prefix=prefix))
     print(
         f"\nEnd to end into OpenSearch (NLB, {size / MB:.0f} MB, median of {runs} runs;"
         f" throwaway indices {prefix}-*)\n"
@@ -814,7 +814,7 @@ def bench_opensearch(lines: int, runs: int, clients: int, report: dict[str, Any]
             e2e.append(worker("e2e", path, "--prefix", prefix))
     finally:
         client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-        client.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
+        client.indices.delete_index_template(name=provisioning.template_name(prefix), ignore=[404])
     docs = e2e[0]["documents"]
     pipe_rate = median_of(e2e, lambda r: r["documents"] / r["wall"])
     ceil_rate = median_of(ceiling, lambda r: r["documents"] / r["wall"])

@@ -20,7 +20,7 @@ over 8,000 domains, 24 mail hosts, 1 to 40 recipients per message. Transactions 
 over `--days` (28) days ending at `--end`, busier by day than by night.
 
 The indices get a throwaway prefix (`bench-mail-<random>`) and the logferry index template for
-that prefix (`logferry.setup.index_template`; retention policy, monitors and saved objects
+that prefix (`logferry.provisioning.index_template`; retention policy, monitors and saved objects
 are not installed). While loading, the day indices are created with `refresh_interval: -1`
 and no replicas; afterwards the template's refresh interval is restored, the indices are
 refreshed and the background merges are waited for (force-merged to one segment only with
@@ -61,14 +61,14 @@ sys.path.insert(0, str(ROOT / "layers" / "logferry"))
 
 import orjson  # noqa: E402
 
-from logferry import search  # noqa: E402
-from logferry.client import make_client  # noqa: E402
 from logferry.formats.postfix import FORMAT as POSTFIX  # noqa: E402
-from logferry.indices import index_name  # noqa: E402
-from logferry.mail import transaction_id  # noqa: E402
+from logferry.mail import search  # noqa: E402
+from logferry.mail.transactions import transaction_id  # noqa: E402
 from logferry.model import Document, ObjectRef, ParseContext, Rejection, Source  # noqa: E402
-from logferry.setup import index_template, template_name  # noqa: E402
-from logferry.sink import BulkTransport  # noqa: E402
+from logferry.output.client import make_client  # noqa: E402
+from logferry.output.indices import index_name  # noqa: E402
+from logferry.output.sink import BulkTransport  # noqa: E402
+from logferry.provisioning.templates import index_template, template_name  # noqa: E402
 
 SEED = 20261130
 END = datetime(2026, 11, 30, 0, 0, 0, tzinfo=UTC)

@@ -26,7 +26,7 @@ SEED = 20261120
 START = int(datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC).timestamp())
 WINDOW_SECONDS = 300
 # The generated logs are of one fixed day: the days back the accepted window of event days
-# (logferry.indices) must reach, as for any backfill.
+# (logferry.output.indices) must reach, as for any backfill.
 DAYS_BACK = max(1, (datetime.now(UTC) - datetime.fromtimestamp(START, UTC)).days + 1)
 
 Generator = Callable[[random.Random, int], Iterator[str]]

@@ -37,15 +37,15 @@ def main() -> int:
     )
     from moto import mock_aws
 
-    from logferry import setup
-    from logferry.client import make_client
+    from logferry import provisioning
     from logferry.config import Settings
+    from logferry.output.client import make_client
     from tests.support import FakeLambdaContext, Wiring, load_ingest_handler
 
     settings = Settings.from_env()
     client = make_client(settings.opensearch_url)
     print(f"== OpenSearch at {settings.opensearch_url}, index prefix {settings.index_prefix!r}")
-    for line in setup.apply(client, settings):
+    for line in provisioning.apply(client, settings):
         print(f"   setup: {line}")
 
     with mock_aws():

@@ -29,8 +29,8 @@ settings.load_profile(PROFILE)
 
 # The samples the tests ingest are history (real-world lines from 2014 on, generated ones of
 # fixed days): every test is a deliberate backfill, with the accepted window of event days
-# (logferry.indices) opened wide, so that no test depends on today's date. Tests of the window
-# itself set their own. Set before anything reads the environment; subprocesses inherit it.
+# (logferry.output.indices) opened wide, so that no test depends on today's date. Tests of the
+# window itself set their own. Set before anything reads the environment; subprocesses inherit it.
 HISTORY_DAYS = 100 * 366
 os.environ.setdefault("LOGFERRY_ACCEPT_DAYS_BACK", str(HISTORY_DAYS))
 
@@ -50,7 +50,7 @@ def opensearch_url() -> str:
 
 @pytest.fixture(scope="session")
 def os_client(opensearch_url: str) -> Any:
-    from logferry.client import make_client
+    from logferry.output.client import make_client
 
     return make_client(opensearch_url)
 
@@ -58,15 +58,16 @@ def os_client(opensearch_url: str) -> Any:
 @pytest.fixture
 def index_prefix(os_client: Any) -> Iterator[str]:
     """A prefix of this test's own, with the template applied: tests never see each other."""
-    from logferry import monitors, setup
+    from logferry import provisioning
     from logferry.config import Settings
+    from logferry.provisioning import monitors
 
     prefix = f"test{uuid.uuid4().hex[:10]}"
-    setup.apply(os_client, Settings(index_prefix=prefix))
+    provisioning.apply(os_client, Settings(index_prefix=prefix))
     yield prefix
     monitors.remove(os_client, prefix)  # setup installs them where Alerting is present
     os_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-    os_client.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
+    os_client.indices.delete_index_template(name=provisioning.template_name(prefix), ignore=[404])
 
 
 @pytest.fixture

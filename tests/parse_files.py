@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import orjson
 
 from logferry.formats import get_format
+from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
-from logferry.reader import LineReader
 
 
 def main(argv: list[str]) -> None:

@@ -20,11 +20,15 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from logferry.client import make_client
 from logferry.config import Settings
-from logferry.heap import keep_freed_memory
-from logferry.metrics import publish_batch_metrics, publish_object_metrics, publish_sink_metrics
-from logferry.runtime import IngestService
+from logferry.ingest.heap import keep_freed_memory
+from logferry.ingest.metrics import (
+    publish_batch_metrics,
+    publish_object_metrics,
+    publish_sink_metrics,
+)
+from logferry.ingest.service import IngestService
+from logferry.output.client import make_client
 
 logger = Logger()
 # The library logs through `logging.getLogger("logferry.*")`: give it this logger's JSON

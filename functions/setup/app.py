@@ -1,16 +1,16 @@
 """CloudFormation custom resource `Custom::LogferrySetup`: `logferry setup` on every deployment.
 
 Create and Update apply the index template, retention policy, monitors and saved objects
-(`logferry.setup.apply`, idempotent); Delete changes nothing (indices, templates and policies
+(`logferry.provisioning.apply`, idempotent); Delete changes nothing (indices, templates and policies
 outlive the stack). Whatever happens, CloudFormation gets an answer: a custom resource left
 unanswered holds the stack until its service timeout.
 
 On a domain the stack created (fine-grained access control, master user in Secrets Manager),
 the master user first writes the OpenSearch roles and maps the functions' IAM roles to them
-(`logferry.setup.apply_roles`, the code `logferry setup` runs too): `logferry_writer` (the
-ingest role: create and write `<prefix>-*` indices, and what merging mail needs) and
-`logferry_setup` (this function's role); `logferry_reader` is written for analysts. Everything
-else runs as this function's role, signed with SigV4.
+(`logferry.provisioning.roles.apply_roles`, the code `logferry setup` runs too):
+`logferry_writer` (the ingest role: create and write `<prefix>-*` indices, and what merging
+mail needs) and `logferry_setup` (this function's role); `logferry_reader` is written for
+analysts. Everything else runs as this function's role, signed with SigV4.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 
-from logferry import setup
-from logferry.client import make_client, secret_credentials
+from logferry import provisioning
 from logferry.config import Settings
-from logferry.setup import SETUP_ROLE, WRITER_ROLE, setup_role, writer_role
+from logferry.output.client import make_client, secret_credentials
+from logferry.provisioning.roles import SETUP_ROLE, WRITER_ROLE, setup_role, writer_role
 
-# The roles are logferry.setup's; named here too for readers of this function (and its tests).
+# The roles are logferry.provisioning.roles'; named here too for readers of this function (and
+# its tests).
 __all__ = ["SETUP_ROLE", "WRITER_ROLE", "lambda_handler", "setup_role", "writer_role"]
 
 logger = Logger()
@@ -49,7 +50,7 @@ RESPONSE_LIMIT = 4096
 Remaining = Callable[[], float]
 
 
-# -- OpenSearch roles (stack-created domains): logferry.setup owns them -------------------
+# -- OpenSearch roles (stack-created domains): logferry.provisioning owns them -------------------
 
 
 def master_client(url: str, secret_arn: str, timeout: float) -> OpenSearch:
@@ -59,7 +60,7 @@ def master_client(url: str, secret_arn: str, timeout: float) -> OpenSearch:
 
 def role_mappings(properties: dict[str, Any], settings: Settings) -> dict[str, tuple[str, ...]]:
     """The functions' IAM roles (resource properties) and any configured backend roles."""
-    mappings = setup.role_mappings(settings)
+    mappings = provisioning.role_mappings(settings)
     for name, key in ((WRITER_ROLE, "WriterRoleArn"), (SETUP_ROLE, "SetupRoleArn")):
         arn = str(properties.get(key) or "")
         if arn:
@@ -82,11 +83,11 @@ def run_setup(properties: dict[str, Any], settings: Settings, remaining: Remaini
     secret_arn = str(properties.get("MasterUserSecretArn") or "")
     if secret_arn:
         admin = master_client(settings.opensearch_url, secret_arn, timeout)
-        steps += setup.apply_roles(
+        steps += provisioning.apply_roles(
             admin, settings.index_prefix, role_mappings(properties, settings)
         )
     client = make_client(settings.opensearch_url, timeout=timeout)
-    steps += setup.apply(client, settings, with_roles=False)
+    steps += provisioning.apply(client, settings, with_roles=False)
     return steps
 
 

@@ -1150,20 +1150,20 @@ def cfn_event(
 @pytest.fixture
 def setup_prefix(os_client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private index prefix; the template the handler creates for it is removed after."""
-    from logferry import setup
+    from logferry import provisioning
 
     for name in ("LOGFERRY_SIGV4", "LOGFERRY_DASHBOARDS_URL", "OPENSEARCH_URL"):
         monkeypatch.delenv(name, raising=False)
     prefix = f"cfn{uuid.uuid4().hex[:10]}"
     yield prefix
-    os_client.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
+    os_client.indices.delete_index_template(name=provisioning.template_name(prefix), ignore=[404])
 
 
 @pytest.mark.integration
 def test_setup_create_applies_the_template_and_answers_success(
     opensearch_url: str, os_client: Any, setup_prefix: str, response_url: tuple[str, list[Any]]
 ) -> None:
-    from logferry import setup
+    from logferry import provisioning
 
     url, answers = response_url
     app = load_setup_app()
@@ -1182,8 +1182,8 @@ def test_setup_create_applies_the_template_and_answers_success(
         "Setup",
     )
     assert body["PhysicalResourceId"] == f"logferry-setup-{setup_prefix}"
-    assert f"index template {setup.template_name(setup_prefix)}" in body["Data"]["Steps"]
-    stored = os_client.indices.get_index_template(name=setup.template_name(setup_prefix))
+    assert f"index template {provisioning.template_name(setup_prefix)}" in body["Data"]["Steps"]
+    stored = os_client.indices.get_index_template(name=provisioning.template_name(setup_prefix))
     [template] = stored["index_templates"]
     assert template["index_template"]["index_patterns"] == [f"{setup_prefix}-*"]
 
@@ -1192,26 +1192,26 @@ def test_setup_create_applies_the_template_and_answers_success(
 def test_setup_update_reapplies_and_delete_removes_nothing(
     opensearch_url: str, os_client: Any, setup_prefix: str, response_url: tuple[str, list[Any]]
 ) -> None:
-    from logferry import setup
+    from logferry import provisioning
 
     url, answers = response_url
     app = load_setup_app()
     settings = {"OPENSEARCH_URL": opensearch_url, "LOGFERRY_INDEX_PREFIX": setup_prefix}
     physical = f"logferry-setup-{setup_prefix}"
     app.lambda_handler(cfn_event("Create", url, settings), FakeContext())
-    os_client.indices.delete_index_template(name=setup.template_name(setup_prefix))
+    os_client.indices.delete_index_template(name=provisioning.template_name(setup_prefix))
     update = cfn_event("Update", url, {**settings, "LOGFERRY_RETENTION_DAYS": "30"})
     update["PhysicalResourceId"] = physical
     app.lambda_handler(update, FakeContext())
     assert answers[1]["body"]["Status"] == "SUCCESS"
     assert answers[1]["body"]["PhysicalResourceId"] == physical
-    assert os_client.indices.exists_index_template(name=setup.template_name(setup_prefix))
+    assert os_client.indices.exists_index_template(name=provisioning.template_name(setup_prefix))
 
     delete = cfn_event("Delete", url, settings, PhysicalResourceId=physical)
     app.lambda_handler(delete, FakeContext())
     assert answers[2]["body"]["Status"] == "SUCCESS"
     assert answers[2]["body"]["PhysicalResourceId"] == physical
-    assert os_client.indices.exists_index_template(name=setup.template_name(setup_prefix))
+    assert os_client.indices.exists_index_template(name=provisioning.template_name(setup_prefix))
 
 
 def _closed_port() -> int:
@@ -1287,7 +1287,7 @@ def test_setup_signs_in_with_the_master_user_secret_before_applying(
 ) -> None:
     import boto3
 
-    from logferry import setup
+    from logferry import provisioning
 
     url, answers = response_url
     secret = boto3.client("secretsmanager").create_secret(
@@ -1302,7 +1302,7 @@ def test_setup_signs_in_with_the_master_user_secret_before_applying(
     assert body["Status"] == "SUCCESS", body["Reason"]
     # the local cluster has no security plugin: nothing to map, the rest is applied
     assert "security plugin not installed" in body["Data"]["Steps"]
-    assert os_client.indices.exists_index_template(name=setup.template_name(setup_prefix))
+    assert os_client.indices.exists_index_template(name=provisioning.template_name(setup_prefix))
     assert "pw" not in json.dumps(body)
 
 

@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from logferry import content, dashboards, monitors, setup
+from logferry import provisioning
 from logferry.config import Settings
 from logferry.formats import index_properties
 from logferry.formats.nlb import FORMAT as NLB
+from logferry.provisioning import content, dashboards, monitors
 from tests.conftest import HISTORY_DAYS
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ _ids = itertools.count()
 
 
 def plugins(client: Any) -> set[str]:
-    return setup.installed_plugins(client)
+    return provisioning.installed_plugins(client)
 
 
 def index(client: Any, prefix: str, docs: Iterable[Doc]) -> None:
@@ -619,14 +620,14 @@ def test_setup_notes_missing_alerting_and_dashboards_or_applies_monitors_once_pe
         accept_days_back=HISTORY_DAYS,
         alert_expected_sources=(("nlb", 0),),
     )
-    lines = setup.apply(os_client, settings)
+    lines = provisioning.apply(os_client, settings)
     assert any(line.startswith("LOGFERRY_DASHBOARDS_URL not set:") for line in lines)
     if "opensearch-alerting" not in plugins(os_client):
         count = len(monitors.monitors(settings))
         assert f"alerting plugin not installed: {count} monitors not applied" in lines
         pytest.skip("alerting plugin not installed: idempotent monitor apply not testable here")
     try:
-        again = setup.apply(os_client, settings)
+        again = provisioning.apply(os_client, settings)
         wanted = monitors.monitors(settings)
         assert sum("up to date" in line for line in again) == len(wanted)
         for monitor in wanted:

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from logferry import setup
+from logferry import provisioning
 from logferry.cli import main
 from tests.support import NLB_KEY, nlb_line
 
@@ -61,7 +61,7 @@ def test_ingest_exits_one_when_lines_were_rejected(
 def test_setup_twice_changes_nothing(
     opensearch_url: str, os_client: Any, index_prefix: str
 ) -> None:
-    name = setup.template_name(index_prefix)
+    name = provisioning.template_name(index_prefix)
     before = os_client.indices.get_index_template(name=name)
     args = ["setup", "--opensearch-url", opensearch_url, "--index-prefix", index_prefix]
     assert main(args) == 0

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from logferry.config import Settings
-from logferry.deadletter import StreamDeadLetters
+from logferry.ingest.deadletter import StreamDeadLetters
+from logferry.ingest.pipeline import LocalFiles, ObjectResult, Pipeline
 from logferry.model import ObjectRef
-from logferry.pipeline import LocalFiles, ObjectResult, Pipeline
-from logferry.sink import BulkSink, BulkTransport
+from logferry.output.sink import BulkSink, BulkTransport
 from tests.conftest import HISTORY_DAYS, REALWORLD, SHARED
 
 pytestmark = pytest.mark.integration

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from logferry.config import Settings
-from logferry.deadletter import StreamDeadLetters
-from logferry.mail import transaction_id
+from logferry.ingest.deadletter import StreamDeadLetters
+from logferry.ingest.pipeline import LocalFiles, ObjectResult, Pipeline
+from logferry.mail.search import criteria_from, format_hits, search
+from logferry.mail.transactions import transaction_id
 from logferry.model import ObjectRef
-from logferry.pipeline import LocalFiles, ObjectResult, Pipeline
-from logferry.search import criteria_from, format_hits, search
-from logferry.sink import BulkSink, BulkTransport
+from logferry.output.sink import BulkSink, BulkTransport
 from tests.conftest import HISTORY_DAYS
 from tests.support import FakeLambdaContext, Wiring, load_ingest_handler
 

@@ -11,10 +11,10 @@ import orjson
 import pytest
 
 from logferry.config import Settings
-from logferry.deadletter import StreamDeadLetters
+from logferry.ingest.deadletter import StreamDeadLetters
+from logferry.ingest.pipeline import LocalFiles, Pipeline
 from logferry.model import ObjectRef
-from logferry.pipeline import LocalFiles, Pipeline
-from logferry.sink import BulkSink, BulkTransport
+from logferry.output.sink import BulkSink, BulkTransport
 from tests.conftest import HISTORY_DAYS
 from tests.support import NLB_KEY, census, gz, marked_nlb_line
 

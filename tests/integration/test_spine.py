@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from logferry.setup import ISM_PLUGIN, installed_plugins
+from logferry.provisioning import ISM_PLUGIN, installed_plugins
 from tests.support import (
     NLB_KEY,
     FakeLambdaContext,

@@ -111,8 +111,8 @@ def _start_secure_node() -> SecureNode:
 
 
 def client_for(node: SecureNode, user: User | None = None) -> Any:
-    """The product's own client (logferry.client), signed in as `user` or the admin."""
-    from logferry.client import make_client
+    """The product's own client (logferry.output.client), signed in as `user` or the admin."""
+    from logferry.output.client import make_client
 
     return make_client(node.url, env=node.env(user))
 
@@ -144,22 +144,30 @@ def superuser(secure_node: SecureNode) -> Any:
 @pytest.fixture(scope="session")
 def users(secure_node: SecureNode, admin: Any) -> Iterator[dict[str, User]]:
     """One internal user per backend role, with a fresh generated password each session."""
-    from logferry import setup
+    from logferry import provisioning
 
     made = {
-        setup.WRITER_ROLE: User("logferry-test-writer", secrets.token_urlsafe(24), INGEST_ROLE_ARN),
-        setup.SETUP_ROLE: User("logferry-test-setup", secrets.token_urlsafe(24), SETUP_ROLE_ARN),
-        setup.READER_ROLE: User("logferry-test-reader", secrets.token_urlsafe(24), ANALYSTS),
+        provisioning.roles.WRITER_ROLE: User(
+            "logferry-test-writer", secrets.token_urlsafe(24), INGEST_ROLE_ARN
+        ),
+        provisioning.roles.SETUP_ROLE: User(
+            "logferry-test-setup", secrets.token_urlsafe(24), SETUP_ROLE_ARN
+        ),
+        provisioning.roles.READER_ROLE: User(
+            "logferry-test-reader", secrets.token_urlsafe(24), ANALYSTS
+        ),
     }
     for user in made.values():
         admin.transport.perform_request(
             "PUT",
-            f"{setup.SECURITY_API}/internalusers/{user.name}",
+            f"{provisioning.roles.SECURITY_API}/internalusers/{user.name}",
             body={"password": user.password, "backend_roles": [user.backend_role]},
         )
     yield made
     for user in made.values():
-        admin.transport.perform_request("DELETE", f"{setup.SECURITY_API}/internalusers/{user.name}")
+        admin.transport.perform_request(
+            "DELETE", f"{provisioning.roles.SECURITY_API}/internalusers/{user.name}"
+        )
 
 
 @dataclass(frozen=True)
@@ -187,7 +195,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="session")
 def secured(secure_node: SecureNode, admin: Any, users: dict[str, User]) -> Iterator[Secured]:
-    from logferry import setup
+    from logferry import provisioning
 
     prefix = f"sec{uuid.uuid4().hex[:8]}"
     env = {
@@ -201,7 +209,7 @@ def secured(secure_node: SecureNode, admin: Any, users: dict[str, User]) -> Iter
     assert code == 0, err
     yield Secured(prefix, out.splitlines(), env)
     admin.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
-    admin.indices.delete_index_template(name=setup.template_name(prefix), ignore=[404])
+    admin.indices.delete_index_template(name=provisioning.template_name(prefix), ignore=[404])
 
 
 @pytest.fixture
@@ -213,16 +221,16 @@ def prefix(secured: Secured, admin: Any) -> Iterator[str]:
 
 @pytest.fixture
 def as_writer(secure_node: SecureNode, users: dict[str, User], secured: Secured) -> Any:
-    from logferry import setup
+    from logferry import provisioning
 
-    return client_for(secure_node, users[setup.WRITER_ROLE])
+    return client_for(secure_node, users[provisioning.roles.WRITER_ROLE])
 
 
 @pytest.fixture
 def as_reader(secure_node: SecureNode, users: dict[str, User], secured: Secured) -> Any:
-    from logferry import setup
+    from logferry import provisioning
 
-    return client_for(secure_node, users[setup.READER_ROLE])
+    return client_for(secure_node, users[provisioning.roles.READER_ROLE])
 
 
 # -- certificates the node never presents, for the TLS failures ------------------------------

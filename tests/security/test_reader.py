@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from logferry import dashboards
-from logferry.client import AccessDenied
+from logferry.output.client import AccessDenied
+from logferry.provisioning import dashboards
 from tests.integration.test_analyst_queries import (
     _saved_search_world,
     dashboards_search,

@@ -18,8 +18,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from logferry import setup
-from logferry.client import (
+from logferry import provisioning
+from logferry.output.client import (
     Credentials,
     CredentialsRefused,
     CredentialsUnavailable,
@@ -118,7 +118,7 @@ def test_a_wrong_password_returns_the_messages_at_once_naming_the_cluster(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    writer = users[setup.WRITER_ROLE]
+    writer = users[provisioning.roles.WRITER_ROLE]
     wrong = f"wrong-{secrets.token_urlsafe(16)}"
     env = {**secure_node.env(writer), "LOGFERRY_OPENSEARCH_PASSWORD": wrong}
     refused = ingest_refused({**env, "LOGFERRY_INDEX_PREFIX": secured.prefix}, capfd, caplog)
@@ -139,7 +139,7 @@ def test_a_certificate_from_an_unknown_authority_is_refused(
 ) -> None:
     """The function trusts another CA than the one that signed the node's certificate."""
     other_ca, _ = make_certificate(tmp_path, "some-other-ca")
-    writer = users[setup.WRITER_ROLE]
+    writer = users[provisioning.roles.WRITER_ROLE]
     env = {
         **secure_node.env(writer),
         "LOGFERRY_CA_BUNDLE": str(other_ca),
@@ -171,7 +171,7 @@ def test_an_expired_certificate_is_refused(
     )
     front = TlsFront(secure_node, cert, key)
     try:
-        writer = users[setup.WRITER_ROLE]
+        writer = users[provisioning.roles.WRITER_ROLE]
         env = {
             **secure_node.env(writer),
             "OPENSEARCH_URL": front.url,
@@ -213,7 +213,7 @@ def test_credentials_from_a_secret_are_read_once_per_container(
 ) -> None:
     """And on the way that works, the password is nowhere either: the handler's JSON log
     lines, its EMF metrics (both on stdout), the library's log records."""
-    writer = users[setup.WRITER_ROLE]
+    writer = users[provisioning.roles.WRITER_ROLE]
     secret = boto3.client("secretsmanager").create_secret(
         Name="logferry-opensearch-writer",
         SecretString=json.dumps({"username": writer.name, "password": writer.password}),
@@ -293,7 +293,7 @@ def test_a_refusal_is_a_transport_error_with_its_status(
     """Code that handles opensearch-py's errors by status keeps working."""
     from opensearchpy.exceptions import AuthenticationException
 
-    writer = users[setup.WRITER_ROLE]
+    writer = users[provisioning.roles.WRITER_ROLE]
     client = make_client(
         secure_node.url, env={**secure_node.env(writer), "LOGFERRY_OPENSEARCH_PASSWORD": "x"}
     )

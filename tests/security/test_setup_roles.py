@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from logferry import setup
+from logferry import provisioning
+from logferry.config import Settings
 from tests.security.conftest import (
     ANALYSTS,
     INGEST_ROLE_ARN,
@@ -37,17 +38,21 @@ def security_documents(superuser: Any) -> dict[str, tuple[int, int]]:
 def test_setup_as_admin_writes_three_roles_mapped_to_their_backend_roles(
     secured: Secured, admin: Any
 ) -> None:
-    for name, body in setup.roles(secured.prefix).items():
-        stored = admin.transport.perform_request("GET", f"{setup.SECURITY_API}/roles/{name}")
-        assert setup._role_shape(stored[name]) == setup._role_shape(body), name
+    for name, body in provisioning.roles.roles(secured.prefix).items():
+        stored = admin.transport.perform_request(
+            "GET", f"{provisioning.roles.SECURITY_API}/roles/{name}"
+        )
+        assert provisioning.roles._role_shape(stored[name]) == provisioning.roles._role_shape(
+            body
+        ), name
     expected = {
-        setup.WRITER_ROLE: [INGEST_ROLE_ARN],
-        setup.SETUP_ROLE: [SETUP_ROLE_ARN],
-        setup.READER_ROLE: [ANALYSTS],
+        provisioning.roles.WRITER_ROLE: [INGEST_ROLE_ARN],
+        provisioning.roles.SETUP_ROLE: [SETUP_ROLE_ARN],
+        provisioning.roles.READER_ROLE: [ANALYSTS],
     }
     for name, backend_roles in expected.items():
         mapping = admin.transport.perform_request(
-            "GET", f"{setup.SECURITY_API}/rolesmapping/{name}"
+            "GET", f"{provisioning.roles.SECURITY_API}/rolesmapping/{name}"
         )
         assert mapping[name]["backend_roles"] == backend_roles
     # the first run of the session wrote or confirmed each; then the rest of setup went on
@@ -68,7 +73,11 @@ def test_setup_twice_changes_nothing_in_the_security_index(
     after = security_documents(superuser)
     assert after == before  # no configuration document written again
     lines = out.splitlines()
-    for name in (setup.WRITER_ROLE, setup.SETUP_ROLE, setup.READER_ROLE):
+    for name in (
+        provisioning.roles.WRITER_ROLE,
+        provisioning.roles.SETUP_ROLE,
+        provisioning.roles.READER_ROLE,
+    ):
         assert f"role {name} up to date" in lines
         assert any(line.startswith(f"role {name} already mapped to ") for line in lines)
 
@@ -93,7 +102,7 @@ def test_the_setup_custom_resource_runs_the_same_code_as_the_master_user(
             {"username": secure_node.admin_user, "password": secure_node.admin_password}
         ),
     )
-    for name, value in secure_node.env(users[setup.SETUP_ROLE]).items():
+    for name, value in secure_node.env(users[provisioning.roles.SETUP_ROLE]).items():
         monkeypatch.setenv(name, value)
     app = load_script("logferry_setup_function_secure", ROOT / "functions" / "setup" / "app.py")
     properties = {
@@ -108,8 +117,8 @@ def test_the_setup_custom_resource_runs_the_same_code_as_the_master_user(
     before = security_documents(superuser)
     steps = app.run_setup(properties, app.settings_of(properties), lambda: 120.0)
     assert security_documents(superuser) == before  # what `logferry setup` wrote, exactly
-    assert f"role {setup.WRITER_ROLE} up to date" in steps
-    assert f"role {setup.WRITER_ROLE} already mapped to {INGEST_ROLE_ARN}" in steps
+    assert f"role {provisioning.roles.WRITER_ROLE} up to date" in steps
+    assert f"role {provisioning.roles.WRITER_ROLE} already mapped to {INGEST_ROLE_ARN}" in steps
     assert f"index template {secured.prefix}-logferry for {secured.prefix}-*" in steps
     assert secure_node.admin_password not in json.dumps(steps)
 
@@ -119,8 +128,8 @@ def test_a_caller_that_may_not_manage_security_is_told_so(
 ) -> None:
     """The setup role runs `logferry setup`: the roles are the master user's job; the rest
     is applied."""
-    setup_user = client_for(secure_node, users[setup.SETUP_ROLE])
-    lines = setup.apply(setup_user, setup.Settings(index_prefix=secured.prefix))
+    setup_user = client_for(secure_node, users[provisioning.roles.SETUP_ROLE])
+    lines = provisioning.apply(setup_user, Settings(index_prefix=secured.prefix))
     assert lines[0].startswith("roles not written: the caller may not manage security")
     assert secure_node.url in lines[0]
     assert f"index template {secured.prefix}-logferry for {secured.prefix}-*" in lines

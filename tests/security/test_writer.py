@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from opensearchpy.exceptions import RequestError
 
-from logferry import setup
-from logferry.client import AccessDenied
+from logferry import provisioning
+from logferry.output.client import AccessDenied
 from tests.conftest import REALWORLD
 from tests.integration.test_mail import (
     CW_FROM,
@@ -86,7 +86,12 @@ def test_every_format_ingests_through_the_handler_as_the_writer(
     )
     prefixes = ",".join(f"samples/{fmt}/={fmt}" for fmt in formats)
     app = load_ingest_handler(
-        writer_env(secure_node, users[setup.WRITER_ROLE], prefix, LOGFERRY_FORMAT_PREFIXES=prefixes)
+        writer_env(
+            secure_node,
+            users[provisioning.roles.WRITER_ROLE],
+            prefix,
+            LOGFERRY_FORMAT_PREFIXES=prefixes,
+        )
     )
     records = wiring.receive()
     assert len(records) == len(formats)
@@ -113,7 +118,7 @@ def test_mail_transaction_merges_across_objects_out_of_order_as_the_writer(
     app = load_ingest_handler(
         writer_env(
             secure_node,
-            users[setup.WRITER_ROLE],
+            users[provisioning.roles.WRITER_ROLE],
             prefix,
             LOGFERRY_FORMAT_PREFIXES="maillog/=postfix",
         )
@@ -161,7 +166,7 @@ def test_replay_as_the_writer_takes_what_was_refused_through_again(
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
         },
     )
-    writer = users[setup.WRITER_ROLE]
+    writer = users[provisioning.roles.WRITER_ROLE]
     env = writer_env(secure_node, writer, prefix, LOGFERRY_DEADLETTER_BUCKET=DEADLETTERS)
     wiring.put(NLB_KEY, gz("\n".join(nlb_line(n) for n in range(300)) + "\nnot a log line\n"))
     refused = load_ingest_handler({**env, "LOGFERRY_OPENSEARCH_PASSWORD": "not-the-password"})
@@ -203,14 +208,14 @@ REFUSALS: dict[str, Callable[[Any, str], Any]] = {
     ),
     "create an index outside the prefix": lambda c, p: c.indices.create(index=f"other{p}"),
     "change the index template": lambda c, p: c.indices.put_index_template(
-        name=setup.template_name(p), body=setup.index_template(p)
+        name=provisioning.template_name(p), body=provisioning.index_template(p)
     ),
     "change a mapping by hand": lambda c, p: c.indices.put_settings(
         index=f"{p}-nlb-2026.11.20", body={"index": {"number_of_replicas": 0}}
     ),
     "read the security index": lambda c, p: c.search(index=".opendistro_security"),
     "read the roles": lambda c, p: c.transport.perform_request(
-        "GET", f"{setup.SECURITY_API}/roles"
+        "GET", f"{provisioning.roles.SECURITY_API}/roles"
     ),
     "change cluster settings": lambda c, p: c.cluster.put_settings(
         body={"transient": {"cluster.routing.allocation.enable": "all"}}
@@ -266,7 +271,7 @@ def test_the_retention_policy_path_is_not_testable_here(as_writer: Any, prefix: 
     answers an unknown route before the security plugin sees a request (even one with wrong
     credentials), so no refusal can be shown. What can be: the writer's role grants no ISM
     action and no cluster action but bulk and multi-get."""
-    role = setup.writer_role(prefix)
+    role = provisioning.roles.writer_role(prefix)
     assert role["cluster_permissions"] == ["indices:data/write/bulk", "indices:data/read/mget"]
     actions = [a for p in role["index_permissions"] for a in p["allowed_actions"]]
     assert not [a for a in actions if "ism" in a or a.startswith("cluster:")]

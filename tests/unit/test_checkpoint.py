@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logferry.checkpoint import (
+from logferry.formats import FORMATS
+from logferry.ingest.checkpoint import (
     LINES,
     STREAM,
     BudgetSpent,
@@ -27,10 +28,9 @@ from logferry.checkpoint import (
     resume_mode,
     segment_from_message,
 )
-from logferry.events import continuation_of, refs_from_message
-from logferry.formats import FORMATS
+from logferry.ingest.notifications import continuation_of, refs_from_message
+from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, Rejection
-from logferry.reader import LineReader
 from tests.conftest import examples
 
 REF = ObjectRef("logs", "AWSLogs/x/y.log.gz", size=1234, etag="e1")

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from logferry import dashboards
 from logferry.config import Settings
 from logferry.formats import index_properties
 from logferry.formats.base import TEXT_AND_KEYWORD
+from logferry.provisioning import dashboards
 
 # Fields the saved objects name that no format declares yet (empty once every format has
 # landed). The contract test prints them; a second test fails once one of them is declared, so

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from logferry.config import Settings
-from logferry.deadletter import (
+from logferry.ingest.deadletter import (
     PART_BYTES,
     RAW_KEPT_BYTES,
     S3DeadLetters,
@@ -17,9 +17,9 @@ from logferry.deadletter import (
     line_record,
     object_record,
 )
+from logferry.ingest.pipeline import OpenedObject, Pipeline
 from logferry.model import ObjectRef, Rejection
-from logferry.pipeline import OpenedObject, Pipeline
-from logferry.sink import BulkSink, FailedDocument
+from logferry.output.sink import BulkSink, FailedDocument
 from tests.conftest import HISTORY_DAYS
 from tests.support import NLB_KEY, nlb_line
 

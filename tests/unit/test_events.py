@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from logferry.events import MalformedNotification, refs_from_event, refs_from_message
+from logferry.ingest.notifications import MalformedNotification, refs_from_event, refs_from_message
 from tests.conftest import ROOT
 from tests.support import s3_notification
 

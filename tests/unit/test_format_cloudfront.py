@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from logferry.formats import format_for_content, format_for_key
 from logferry.formats.cloudfront import FORMAT, LEGACY_HEADER, parse_record
+from logferry.ingest.reader import LineReader
 from logferry.model import (
     Document,
     ObjectRef,
@@ -26,7 +27,6 @@ from logferry.model import (
     Rejection,
     UnsupportedObject,
 )
-from logferry.reader import LineReader
 from tests.conftest import REALWORLD, examples
 
 CF = REALWORLD / "cloudfront"

@@ -12,8 +12,8 @@ from typing import Any
 from logferry.formats import format_for_content
 from logferry.formats.cloudwatch import FORMAT as CLOUDWATCH
 from logferry.formats.cloudwatch import program_of, split_envelopes
+from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
-from logferry.reader import LineReader
 
 CTX = ParseContext(
     ObjectRef("b", "firehose/2011/12/15/mail-1"), datetime(2011, 12, 15, 16, tzinfo=UTC)

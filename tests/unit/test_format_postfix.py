@@ -13,7 +13,7 @@ from logferry.formats import format_for_content
 from logferry.formats.postfix import FORMAT as POSTFIX
 from logferry.formats.postfix import is_postfix_qid, parse_postfix_message
 from logferry.formats.syslog import SyslogClock, parse_envelope, utc_from_iso
-from logferry.mail import SKIP, STANDALONE, TX, transaction_id
+from logferry.mail.transactions import SKIP, STANDALONE, TX, transaction_id
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
 from tests.conftest import REALWORLD
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from logferry.formats import format_for_content, format_for_key
 from logferry.formats.vpcflow import DEFAULT_HEADER, FORMAT, is_header, parse_record
+from logferry.ingest.reader import LineReader
 from logferry.model import (
     Document,
     ObjectRef,
@@ -23,7 +24,6 @@ from logferry.model import (
     Rejection,
     UnsupportedObject,
 )
-from logferry.reader import LineReader
 from tests.conftest import REALWORLD, examples
 
 VPC = REALWORLD / "vpcflow"

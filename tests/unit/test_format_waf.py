@@ -16,8 +16,8 @@ from logferry.formats import format_for_content, format_for_key
 from logferry.formats.jsonstream import FLAT_LEAF_MAX_BYTES
 from logferry.formats.waf import FORMAT as WAF
 from logferry.formats.waf import epoch_ms_to_iso, parse_entry
+from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
-from logferry.reader import LineReader
 from tests.conftest import REALWORLD, examples
 
 DIR = REALWORLD / "waf"

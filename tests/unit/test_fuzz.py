@@ -22,14 +22,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logferry.checkpoint import LINES, resume_mode
 from logferry.config import Settings
-from logferry.deadletter import StreamDeadLetters
 from logferry.formats import FORMATS
+from logferry.ingest.checkpoint import LINES, resume_mode
+from logferry.ingest.deadletter import StreamDeadLetters
+from logferry.ingest.pipeline import LocalFiles, Pipeline
+from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection, UnsupportedObject
-from logferry.pipeline import LocalFiles, Pipeline
-from logferry.reader import LineReader
-from logferry.sink import BulkSink
+from logferry.output.sink import BulkSink
 from tests.conftest import REALWORLD, examples
 from tests.support import marked_nlb_line
 

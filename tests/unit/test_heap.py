@@ -3,7 +3,7 @@ import platform
 
 import pytest
 
-from logferry import heap
+from logferry.ingest import heap
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")

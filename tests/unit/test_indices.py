@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from logferry.config import ACCEPT_MARGIN_DAYS, Settings
-from logferry.indices import IndexRouter, Window, index_name, index_name_problem
+from logferry.output.indices import IndexRouter, Window, index_name, index_name_problem
 
 TODAY = date(2026, 12, 3)
 

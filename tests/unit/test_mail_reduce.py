@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from logferry.formats.postfix import FORMAT as POSTFIX
 from logferry.formats.sendmail import FORMAT as SENDMAIL
-from logferry.mail import MailReducer, Tx, belongs, status_class
+from logferry.mail.search import build_query, criteria_from, format_hits, parse_when
+from logferry.mail.transactions import MailReducer, Tx, belongs, status_class
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
-from logferry.search import build_query, criteria_from, format_hits, parse_when
 from tests.conftest import REALWORLD, examples
 
 WINDOW = timedelta(days=5)

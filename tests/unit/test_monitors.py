@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from logferry import dashboards, monitors
 from logferry.config import Settings
 from logferry.formats import index_properties
+from logferry.provisioning import dashboards, monitors
 
 # Fields the monitors name that no format declares yet (empty once every format has landed).
 # A second test fails once one of them is declared, so this list cannot go stale.

@@ -6,7 +6,7 @@ import gzip
 import io
 import zlib
 
-from logferry.reader import LineReader
+from logferry.ingest.reader import LineReader
 
 
 def lines_of(data: bytes, **caps: int) -> tuple[list[tuple[int, str]], LineReader]:

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from logferry.sink import BulkSink, SinkUnavailable
+from logferry.output.sink import BulkSink, SinkUnavailable
 
 Answer = dict[str, Any] | Exception | Callable[[list[str]], dict[str, Any]]
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from logferry.config import Settings
-from logferry.sink import BulkSink, SinkUnavailable
+from logferry.output.sink import BulkSink, SinkUnavailable
 
 INDEX = "logs-nlb-2026.11.20"
 
@@ -180,7 +180,7 @@ def test_a_sender_torn_down_is_raised_by_flush_after_the_others_ended() -> None:
 
 def test_discard_stops_a_sender_in_its_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # Real sleeping (the default), the longest backoff: only being stopped ends it early.
-    monkeypatch.setattr("logferry.sink.random.uniform", lambda low, high: high)
+    monkeypatch.setattr("logferry.output.sink.random.uniform", lambda low, high: high)
     transport = IdTransport()
     sink = BulkSink(transport, max_docs=10, concurrency=2, base_backoff=60, max_backoff=60)  # type: ignore[arg-type]
     add(sink, *(f"throttle-{n}" for n in range(10)))

@@ -17,8 +17,8 @@ import pytest
 from logferry.formats import FORMATS, get_format
 from logferry.formats.alb import is_iso_utc
 from logferry.formats.times import is_canonical_utc
+from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
-from logferry.reader import LineReader
 from tests.support import nlb_line
 
 CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)

@@ -22,11 +22,11 @@ from typing import Any
 import orjson
 
 from .config import Settings
-from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters
 from .formats import FORMATS, UnknownFormat
-from .heap import keep_freed_memory
+from .ingest.deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters
+from .ingest.heap import keep_freed_memory
+from .ingest.pipeline import LocalFiles, ObjectGone, ObjectResult, Pipeline, S3Objects
 from .model import ObjectRef, Rejection
-from .pipeline import LocalFiles, ObjectGone, ObjectResult, Pipeline, S3Objects
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -121,8 +121,8 @@ def _print_result(result: ObjectResult) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     import boto3
 
-    from .client import make_client
-    from .sink import BulkSink, BulkTransport
+    from .output.client import make_client
+    from .output.sink import BulkSink, BulkTransport
 
     settings = _settings(args)
     s3 = boto3.client("s3") if any(t.startswith("s3://") for t in args.targets) else None
@@ -167,11 +167,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from . import setup
-    from .client import make_client
+    from . import provisioning
+    from .output.client import make_client
 
     settings = _settings(args)
-    for line in setup.apply(make_client(settings.opensearch_url), settings):
+    for line in provisioning.apply(make_client(settings.opensearch_url), settings):
         print(line)
     return EXIT_OK
 
@@ -181,8 +181,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Mail transactions, newest first; exit 1 when none matched (as grep does)."""
-    from . import search
-    from .client import make_client
+    from .mail import search
+    from .output.client import make_client
 
     settings = _settings(args)
     tz = search.display_timezone()
@@ -217,8 +217,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Dead-letter objects and DLQ messages through the pipeline again (idempotent)."""
     import boto3
 
-    from .checkpoint import ResumeSettings
-    from .client import make_client
+    from .ingest.checkpoint import ResumeSettings
+    from .output.client import make_client
     from .replay import Replay
 
     settings = _settings(args)

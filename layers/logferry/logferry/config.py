@@ -96,9 +96,9 @@ class Settings:
     # Bulk requests are cut at this many bytes or documents, whichever comes first.
     bulk_max_bytes: int = 5 * 1024**2
     bulk_max_docs: int = 5000
-    # Bulk requests in flight while parsing goes on (logferry.sink), 1 to MAX_BULK_CONCURRENCY;
-    # 1 = one request at a time. 2 measured best (docs/benchmark.md): a third added memory, not
-    # speed. Each invocation keeps this many requests on the domain.
+    # Bulk requests in flight while parsing goes on (logferry.output.sink), 1 to
+    # MAX_BULK_CONCURRENCY; 1 = one request at a time. 2 measured best (docs/benchmark.md): a
+    # third added memory, not speed. Each invocation keeps this many requests on the domain.
     bulk_concurrency: int = 2
     retention_days: int = 90
     keep_original: bool = False
@@ -109,12 +109,12 @@ class Settings:
     # role. No topic = monitors without actions (alerts only show in Dashboards).
     alert_sns_topic_arn: str = ""
     alert_sns_role_arn: str = ""
-    # Overrides of logferry.monitors.DEFAULT_THRESHOLDS: "name=value,...".
+    # Overrides of logferry.provisioning.monitors.DEFAULT_THRESHOLDS: "name=value,...".
     alert_thresholds: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     # Sources whose silence pages on-call: "nlb,alb=45" (minutes without documents; default:
     # the source's delivery interval plus the silence margin).
     alert_expected_sources: tuple[tuple[str, int], ...] = field(default_factory=tuple)
-    # Hostile input, bounded (logferry.indices, logferry.deadletter, logferry.runtime).
+    # Hostile input, bounded (logferry.output.indices, .ingest.deadletter, .ingest.service).
     # Entries are indexed only when their event day lies within this many days before today
     # (None: the retention period plus ACCEPT_MARGIN_DAYS) and after it; others are rejected.
     accept_days_back: int | None = None
@@ -129,7 +129,7 @@ class Settings:
     # and summed up in one record.
     max_rejections_kept: int = 1_000_000
     # Backend roles (IAM role ARNs, SAML groups) `logferry setup` maps to the OpenSearch roles
-    # logferry_writer, logferry_setup and logferry_reader (logferry.setup.apply_roles), as
+    # logferry_writer, logferry_setup and logferry_reader (provisioning.roles.apply_roles), as
     # comma lists; empty = that role's mapping is left as it is.
     writer_backend_roles: tuple[str, ...] = field(default_factory=tuple)
     setup_backend_roles: tuple[str, ...] = field(default_factory=tuple)

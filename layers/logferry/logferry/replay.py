@@ -1,7 +1,7 @@
 """`logferry replay`: what could not be indexed, through the pipeline again.
 
 Two sources:
-- Dead letters in S3 (logferry.deadletter). Every record names its source object, and
+- Dead letters in S3 (logferry.ingest.deadletter). Every record names its source object, and
   re-ingesting that object is the replay: ids are deterministic, so the documents already
   indexed are overwritten, not duplicated, and a parser or template fixed since gets its
   chance at every line. (Re-parsing only the kept raw line was not chosen: an over-long line is
@@ -27,10 +27,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from .checkpoint import ResumeSettings
 from .config import Settings
+from .ingest.checkpoint import ResumeSettings
+from .ingest.service import RETURNED, IngestService
 from .model import ObjectRef
-from .runtime import RETURNED, IngestService
 
 log = logging.getLogger(__name__)
 

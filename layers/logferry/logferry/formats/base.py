@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
+from ..ingest.reader import LineReader
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
-from ..reader import LineReader
 
 Mapping = dict[str, Any]
 # One object's line parsing: (take_header or None, parse_line); see LogFormat.line_parser.

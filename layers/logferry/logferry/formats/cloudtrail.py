@@ -36,8 +36,8 @@ from datetime import datetime
 from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
 
+from ..ingest.reader import LineReader
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
-from ..reader import LineReader
 from .base import (
     BOOLEAN,
     DATE,

@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from ..mail import MailMerger, MailReducer, queue_days
+from ..ingest.reader import LineReader, ObjectProblem
+from ..mail.transactions import MailMerger, MailReducer, queue_days
 from ..model import Document, Line, ParseContext, ParseError, Rejection
-from ..reader import LineReader, ObjectProblem
 from .base import LogFormat
 from .postfix import MAIL_MAPPING, is_postfix_qid, parse_postfix_message
 from .sendmail import is_sendmail_qid, parse_sendmail_message

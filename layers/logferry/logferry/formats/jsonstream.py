@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
+from ..ingest.reader import ObjectProblem
 from ..model import ParseError
-from ..reader import ObjectProblem
 
 # How much of a rejected entry is kept in the rejection (the dead letter), in characters.
 KEPT_RAW = 4096

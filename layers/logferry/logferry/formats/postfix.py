@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ..mail import (
+from ..mail.transactions import (
     SKIP,
     STANDALONE,
     TX,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..mail import SKIP, STANDALONE, TX, MailLine, clean_ip
+from ..mail.transactions import SKIP, STANDALONE, TX, MailLine, clean_ip
 from ..model import ParseError, Source
 from .postfix import MailFormat, unbracket
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from ..config import Settings
+from ..output.client import needs_sigv4, signing_region
 from . import content
-from .client import needs_sigv4, signing_region
-from .config import Settings
 
 CONTENT_PREFIX = "logs"
 IMPORT_PATH = "/api/saved_objects/_import?overwrite=true"

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..config import Settings
 from . import content
-from .config import Settings
 from .dashboards import FieldUse, index_pattern_title, query_string_fields
 
 ALERTING_PLUGIN = "opensearch-alerting"

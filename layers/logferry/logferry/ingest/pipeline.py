@@ -19,15 +19,15 @@ from typing import Any, BinaryIO, Literal, Protocol
 
 import orjson
 
+from ..config import Settings
+from ..formats import format_for_content, format_for_key, get_format, skip_reason
+from ..formats.base import LineParser, LogFormat, line_rejection
+from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
+from ..output.indices import IndexRouter, Window
+from ..output.sink import BulkSink
 from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
-from .config import Settings
 from .deadletter import DeadLetters, LineLetters, object_record
-from .formats import format_for_content, format_for_key, get_format, skip_reason
-from .formats.base import LineParser, LogFormat, line_rejection
-from .indices import IndexRouter, Window
-from .model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from .reader import LineReader, Readable
-from .sink import BulkSink
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class LocalFiles:
 # line was indexed), not ingested (`skipped`: not a log; `empty`; `missing`: gone before it was
 # read; `refused`: not in a source bucket; `unrecognised`: no format; `unsupported`: Parquet),
 # read in part (`damaged`: corrupt, truncated, over the cap), or `continued` by a later
-# invocation (logferry.checkpoint).
+# invocation (logferry.ingest.checkpoint).
 Outcome = Literal[
     "indexed",
     "rejected",
@@ -185,7 +185,7 @@ class Pipeline:
     deadletters: DeadLetters
     format_name: str | None = None  # force a format instead of detecting it
     clock: Callable[[], float] = time.monotonic
-    # Watches the time budget, checkpoints what cannot be finished (logferry.checkpoint);
+    # Watches the time budget, checkpoints what cannot be finished (logferry.ingest.checkpoint);
     # None: every object is read to its end.
     continuations: Continuations | None = None
     # Today's date (UTC), from which the accepted window of event days is counted.

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, Protocol
 
-from .model import Line, Rejection
+from ..model import Line, Rejection
 
 _zlib: Any = zlib
 try:  # isal's zlib is a drop-in, faster at inflating (see the README's benchmark).

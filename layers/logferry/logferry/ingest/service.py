@@ -3,7 +3,7 @@ queue message.
 
 A message is done when every object it names is done (indexed, or kept as a dead letter with
 its reason), or when an object that could not be finished in time has been checkpointed and
-its continuation enqueued (logferry.checkpoint). It is returned to the queue (an exception)
+its continuation enqueued (logferry.ingest.checkpoint). It is returned to the queue (an exception)
 when something may work later: OpenSearch or S3 unavailable, access denied, the time budget
 spent before a checkpoint could be made. Returned messages come back after the visibility
 timeout and land in the queue's DLQ after its redrive count; `logferry replay` drains it.
@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import Settings
+from ..model import ObjectRef
+from ..output.sink import BulkSink, BulkTransport, SinkUnavailable
 from .checkpoint import (
     BudgetSpent,
     Continuations,
@@ -25,12 +28,9 @@ from .checkpoint import (
     Segment,
     segment_from_message,
 )
-from .config import Settings
 from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters, object_record
-from .events import MalformedNotification, continuation_of, refs_from_message
-from .model import ObjectRef
+from .notifications import MalformedNotification, continuation_of, refs_from_message
 from .pipeline import ObjectResult, ObjectUnavailable, Pipeline, S3Objects
-from .sink import BulkSink, BulkTransport, SinkUnavailable
 
 __all__ = ["RESERVE_SECONDS", "BudgetSpent", "IngestService"]
 

@@ -29,8 +29,8 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 
-from .model import ObjectRef, Rejection
-from .sink import FailedDocument
+from ..model import ObjectRef, Rejection
+from ..output.sink import FailedDocument
 
 PART_RECORDS = 10_000
 PART_BYTES = 8 << 20

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ..output.sink import SinkStats
 from .pipeline import ObjectResult
-from .sink import SinkStats
 
 
 def publish_object_metrics(metrics: Any, result: ObjectResult) -> None:

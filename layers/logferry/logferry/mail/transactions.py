@@ -46,8 +46,8 @@ from typing import Any
 
 import orjson
 
-from .indices import index_name
-from .model import Document, ParseError, Rejection, Source
+from ..model import Document, ParseError, Rejection, Source
+from ..output.indices import index_name
 
 log = logging.getLogger(__name__)
 
@@ -638,7 +638,7 @@ class MailMerger:
         while pending or verify:
             rounds += 1
             if rounds > self.max_rounds:
-                from .sink import SinkUnavailable
+                from ..output.sink import SinkUnavailable
 
                 raise SinkUnavailable(
                     f"{len(pending) + len(verify)} mail transactions still conflicting"
@@ -657,7 +657,7 @@ class MailMerger:
     def _backoff(self, rounds: int) -> None:
         delay = random.uniform(0, min(self.sink.max_backoff, self.sink.base_backoff * 2**rounds))
         if self.sink.remaining() < delay + 1.0:
-            from .sink import SinkUnavailable
+            from ..output.sink import SinkUnavailable
 
             raise SinkUnavailable("time budget spent while merging mail transactions")
         self.sink.sleep(delay)
@@ -669,7 +669,7 @@ class MailMerger:
             try:
                 response = self.client.mget(body={"docs": docs})
             except Exception as exc:
-                from .sink import SinkUnavailable
+                from ..output.sink import SinkUnavailable
 
                 raise SinkUnavailable(f"mail merge: multi-get failed: {exc}") from exc
             for item in response.get("docs", []):
@@ -680,7 +680,7 @@ class MailMerger:
                     error = item["error"]
                     kind = error.get("type") if isinstance(error, dict) else str(error)
                     if kind != "index_not_found_exception":
-                        from .sink import SinkUnavailable
+                        from ..output.sink import SinkUnavailable
 
                         raise SinkUnavailable(f"mail merge: multi-get error: {error}")
         return found
@@ -800,7 +800,7 @@ class MailMerger:
         return out
 
     def _fail(self, action: bytes, body: bytes, status: int, reason: str) -> None:
-        from .sink import FailedDocument
+        from ..output.sink import FailedDocument
 
         meta = next(iter(orjson.loads(action).values()))
         self.sink.stats.failed += 1

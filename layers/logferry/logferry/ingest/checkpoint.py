@@ -49,10 +49,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .events import CONTINUATION, object_fields, ref_from_fields
-from .formats import get_format
-from .formats.base import LineFormat, LogFormat
-from .model import Document, ObjectRef, Rejection
+from ..formats import get_format
+from ..formats.base import LineFormat, LogFormat
+from ..model import Document, ObjectRef, Rejection
+from .notifications import CONTINUATION, object_fields, ref_from_fields
 from .reader import LineReader, ObjectProblem, Readable
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import (
     S3EventBridgeNotificationEvent,
 )
 
-from .model import ObjectRef
+from ..model import ObjectRef
 
 Event = dict[str, Any]
 
@@ -67,7 +67,7 @@ def _from_eventbridge(event: Event) -> ObjectRef | None:
 
 
 # A message logferry sends itself to finish an object another invocation could not
-# (logferry.checkpoint): {"logferry": "continue", "object": {...}, "part": ..., ...}.
+# (logferry.ingest.checkpoint): {"logferry": "continue", "object": {...}, "part": ..., ...}.
 CONTINUATION = "continue"
 
 

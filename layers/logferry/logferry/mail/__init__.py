@@ -1,0 +1,1 @@
+"""Mail transactions: fragments merged into one document per message, and search."""

@@ -1,0 +1,1 @@
+"""Documents into OpenSearch: the client, index names, the bulk sink and its retries."""
