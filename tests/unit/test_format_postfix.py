@@ -4,11 +4,12 @@ lines that are understood and skipped, and the real-world samples (with peers co
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import pytest
 
+from logferry.config import Settings
 from logferry.formats import format_for_content
 from logferry.formats.postfix import FORMAT as POSTFIX
 from logferry.formats.postfix import is_postfix_qid, parse_postfix_message
@@ -21,9 +22,9 @@ DEC_2011 = datetime(2011, 12, 20, 12, 0, tzinfo=UTC)
 
 
 def parse(
-    text: str, object_time: datetime = DEC_2011
+    text: str, object_time: datetime = DEC_2011, timezone: tzinfo | None = None
 ) -> tuple[list[dict[str, Any]], list[Rejection]]:
-    ctx = ParseContext(ObjectRef("", "maillog"), object_time)
+    ctx = ParseContext(ObjectRef("", "maillog"), object_time, timezone=timezone)
     lines = [(n, line) for n, line in enumerate(text.strip("\n").split("\n"), 1)]
     out = list(POSTFIX.parse(lines, ctx))
     docs = [item.source for item in out if isinstance(item, Document)]
@@ -292,12 +293,15 @@ def test_a_line_slightly_ahead_of_a_new_years_eve_object_is_next_year() -> None:
     assert clock.timestamp(2, 29, "00:00:00") == "2008-02-29T00:00:00Z"  # latest leap year
 
 
-def test_configured_timezone_converts_classic_times_to_utc(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("LOGFERRY_MAIL_TIMEZONE", "Europe/Madrid")
-    docs, _ = parse("Dec 15 15:27:19 smtp postfix/qmgr[2]: 7EE668039: removed")
+def test_configured_timezone_converts_classic_times_to_utc() -> None:
+    zone = Settings.from_env({"LOGFERRY_MAIL_TIMEZONE": "Europe/Madrid"}).mail_timezone
+    docs, _ = parse("Dec 15 15:27:19 smtp postfix/qmgr[2]: 7EE668039: removed", timezone=zone)
     assert docs[0]["@timestamp"] == "2011-12-15T14:27:19Z"
+
+
+def test_an_unknown_timezone_fails_at_start_naming_its_setting() -> None:
+    with pytest.raises(ValueError, match="LOGFERRY_MAIL_TIMEZONE"):
+        Settings.from_env({"LOGFERRY_MAIL_TIMEZONE": "Mars/Olympus"})
 
 
 def test_utc_from_iso_handles_offsets() -> None:

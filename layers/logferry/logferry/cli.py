@@ -185,7 +185,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .output.client import make_client
 
     settings = _settings(args)
-    tz = search.display_timezone()
+    tz = settings.mail_timezone
     try:
         criteria = search.criteria_from(
             sender=args.sender,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -69,6 +71,17 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _timezone(name: str) -> tzinfo | None:
+    """LOGFERRY_MAIL_TIMEZONE: an IANA zone; empty or UTC is None (UTC)."""
+    name = name.strip()
+    if not name or name.upper() in ("UTC", "Z"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"LOGFERRY_MAIL_TIMEZONE: unknown time zone {name!r}") from None
+
+
 def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
     """Parse "prefix=format,prefix2=format2" into pairs, longest prefix first."""
     pairs = []
@@ -102,6 +115,10 @@ class Settings:
     bulk_concurrency: int = 2
     retention_days: int = 90
     keep_original: bool = False
+    # Mail: the zone of syslog times without an offset (None: UTC), and the queue lifetime
+    # (postfix maximal_queue_lifetime and sendmail Timeout.queuereturn both default to 5 days).
+    mail_timezone: tzinfo | None = None
+    mail_queue_days: int = 5
     # OpenSearch Dashboards base URL (on AWS: https://<domain endpoint>/_dashboards); empty =
     # saved objects are not imported.
     dashboards_url: str = ""
@@ -161,6 +178,8 @@ class Settings:
             ),
             retention_days=_int(env, "LOGFERRY_RETENTION_DAYS", default.retention_days),
             keep_original=env.get("LOGFERRY_KEEP_ORIGINAL", "").lower() in ("1", "true", "yes"),
+            mail_timezone=_timezone(env.get("LOGFERRY_MAIL_TIMEZONE", "")),
+            mail_queue_days=_positive(env, "LOGFERRY_MAIL_QUEUE_DAYS", default.mail_queue_days),
             dashboards_url=env.get("LOGFERRY_DASHBOARDS_URL", ""),
             alert_sns_topic_arn=env.get("LOGFERRY_ALERT_SNS_TOPIC_ARN", ""),
             alert_sns_role_arn=env.get("LOGFERRY_ALERT_SNS_ROLE_ARN", ""),

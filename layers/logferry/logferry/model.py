@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 
@@ -73,6 +73,10 @@ class ParseContext:
     # without a year take theirs from it.
     object_time: datetime = field(default_factory=lambda: datetime.now(UTC))
     keep_original: bool = False
+    # Mail logs: the zone of syslog times without an offset (None: UTC), and the queue
+    # lifetime, how far apart the lines of one transaction may be (Settings).
+    timezone: tzinfo | None = None
+    mail_queue_days: int = 5
 
 
 class UnsupportedObject(Exception):

@@ -57,7 +57,7 @@ class LogFormat:
         `parse_object`."""
         return None
 
-    def merger(self, sink: Any, index_prefix: str) -> DocumentMerger | None:
+    def merger(self, sink: Any, index_prefix: str, queue_days: int) -> DocumentMerger | None:
         """Hook for documents that are parts of one entity spread over many objects (a mail
         transaction): a per-object merger that writes them merged with what is already
         indexed, through `sink`. None (the default): documents are indexed as they are."""

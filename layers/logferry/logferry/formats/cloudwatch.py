@@ -27,12 +27,12 @@ from typing import Any
 import orjson
 
 from ..ingest.reader import LineReader, ObjectProblem
-from ..mail.transactions import MailMerger, MailReducer, queue_days
+from ..mail.transactions import MailMerger, MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection
 from .base import LogFormat
 from .postfix import MAIL_MAPPING, is_postfix_qid, parse_postfix_message
 from .sendmail import is_sendmail_qid, parse_sendmail_message
-from .syslog import SyslogClock, configured_timezone, parse_envelope
+from .syslog import SyslogClock, parse_envelope
 from .times import canonical
 
 MARK = b'{"messageType"'
@@ -108,8 +108,10 @@ class CloudWatchMailFormat(LogFormat):
         return self._parse(chunks(), ctx)
 
     def _parse(self, chunks: Iterable[bytes], ctx: ParseContext) -> Iterator[Document | Rejection]:
-        clock = SyslogClock(ctx.object_time, configured_timezone())
-        reducer = MailReducer(PARSERS, queue_days=queue_days(), keep_original=ctx.keep_original)
+        clock = SyslogClock(ctx.object_time, ctx.timezone)
+        reducer = MailReducer(
+            PARSERS, queue_days=ctx.mail_queue_days, keep_original=ctx.keep_original
+        )
         position = 0  # events are numbered across the object; an envelope fault takes one
         for number, raw in enumerate(split_envelopes(chunks), 1):
             try:
@@ -157,8 +159,8 @@ class CloudWatchMailFormat(LogFormat):
             ts, host, program, text = ts_or_none, stream, program_of(message), message
         return reducer.feed(position, ts, host, program, text, message)
 
-    def merger(self, sink: Any, index_prefix: str) -> MailMerger:
-        return MailMerger(sink, index_prefix, queue_days=queue_days())
+    def merger(self, sink: Any, index_prefix: str, queue_days: int) -> MailMerger:
+        return MailMerger(sink, index_prefix, queue_days=queue_days)
 
 
 FORMAT = CloudWatchMailFormat()

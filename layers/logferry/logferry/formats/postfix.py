@@ -33,12 +33,11 @@ from ..mail.transactions import (
     MessageParser,
     clean_ip,
     family,
-    queue_days,
 )
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from .base import BOOLEAN, DATE, FLOAT, INTEGER, IP, KEYWORD, LONG, LogFormat, obj
 from .base import Mapping as IndexMapping
-from .syslog import SyslogClock, configured_timezone, looks_like_syslog, parse_envelope
+from .syslog import SyslogClock, looks_like_syslog, parse_envelope
 
 # email.* and mail.* of every mail document (postfix, sendmail, CloudWatch-delivered).
 MAIL_MAPPING: IndexMapping = {
@@ -383,7 +382,9 @@ class MailFormat(LogFormat):
         return found is not None and family(found[1]) in self.families
 
     def reducer(self, ctx: ParseContext) -> MailReducer:
-        return MailReducer(self.parsers, queue_days=queue_days(), keep_original=ctx.keep_original)
+        return MailReducer(
+            self.parsers, queue_days=ctx.mail_queue_days, keep_original=ctx.keep_original
+        )
 
     def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
         return self.parse_with(self.reducer(ctx), lines, ctx)
@@ -392,7 +393,7 @@ class MailFormat(LogFormat):
         self, reducer: MailReducer, lines: Iterable[Line], ctx: ParseContext
     ) -> Iterator[Document | Rejection]:
         """`parse` with a given reducer, whose counts the caller can read afterwards."""
-        clock = SyslogClock(ctx.object_time, configured_timezone())
+        clock = SyslogClock(ctx.object_time, ctx.timezone)
         feed = reducer.feed
         for lineno, line in lines:
             try:
@@ -420,8 +421,8 @@ class MailFormat(LogFormat):
         out.extend(reducer.finish())
         return out, reducer
 
-    def merger(self, sink: Any, index_prefix: str) -> MailMerger:
-        return MailMerger(sink, index_prefix, queue_days=queue_days())
+    def merger(self, sink: Any, index_prefix: str, queue_days: int) -> MailMerger:
+        return MailMerger(sink, index_prefix, queue_days=queue_days)
 
 
 class PostfixFormat(MailFormat):

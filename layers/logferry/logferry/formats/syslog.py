@@ -17,15 +17,11 @@ does not exist (`23:95:02`, `02-30`, digits other than 0-9) rejects its line.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..model import ParseError
 from .times import canonical, offset_minutes, to_utc
-
-TIMEZONE_ENV = "LOGFERRY_MAIL_TIMEZONE"
 
 MONTHS = {
     name: number
@@ -58,17 +54,6 @@ _ISO_TIME = re.compile(
 
 # (utc timestamp, host, program, message)
 Envelope = tuple[str, str, str, str]
-
-
-def configured_timezone(env: dict[str, str] | None = None) -> tzinfo | None:
-    """The zone of year-less classic times, from LOGFERRY_MAIL_TIMEZONE; None means UTC."""
-    name = (os.environ if env is None else env).get(TIMEZONE_ENV, "").strip()
-    if not name or name.upper() in ("UTC", "Z"):
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{TIMEZONE_ENV}: unknown time zone {name!r}") from None
 
 
 def utc_from_iso(value: str) -> str:

@@ -241,7 +241,14 @@ class Pipeline:
             else LineReader(opened.stream, **caps)
         )
         object_time = opened.last_modified or ref.event_time or datetime.now(UTC)
-        ctx = ParseContext(ref, object_time, keep_original=self.settings.keep_original)
+        settings = self.settings
+        ctx = ParseContext(
+            ref,
+            object_time,
+            keep_original=settings.keep_original,
+            timezone=settings.mail_timezone,
+            mail_queue_days=settings.mail_queue_days,
+        )
         return reader, ctx
 
     def detect(self, ref: ObjectRef, reader: LineReader) -> LogFormat | None:
@@ -414,7 +421,7 @@ class Pipeline:
         indexed_before = sink.stats.indexed
         # Parts of an entity spread over objects (mail transactions) are merged with what is
         # indexed instead of overwriting it: such a format hands its merger the documents.
-        merger = fmt.merger(sink, self.settings.index_prefix)
+        merger = fmt.merger(sink, self.settings.index_prefix, self.settings.mail_queue_days)
         watch = self.continuations if isinstance(reader, SegmentReader) else None
         skip = segment.skip_items if segment else 0
         attention = _Attention(watch, skip, (ref, segment, fmt, reader))

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from ..formats.syslog import configured_timezone
 from ..model import Source
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -174,7 +173,3 @@ def criteria_from(
         until=parse_when(until, tz, now) if until else None,
         limit=limit,
     )
-
-
-def display_timezone() -> tzinfo | None:
-    return configured_timezone()

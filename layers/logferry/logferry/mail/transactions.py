@@ -38,7 +38,6 @@ import functools
 import hashlib
 import ipaddress
 import logging
-import os
 import random
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -51,7 +50,6 @@ from ..output.indices import index_name
 
 log = logging.getLogger(__name__)
 
-QUEUE_DAYS_ENV = "LOGFERRY_MAIL_QUEUE_DAYS"
 # postfix maximal_queue_lifetime and sendmail Timeout.queuereturn both default to 5 days.
 DEFAULT_QUEUE_DAYS = 5
 
@@ -84,11 +82,6 @@ def family(program: str) -> str | None:
     if program == "sendmail" or program.startswith("sm-"):
         return "sendmail"
     return None
-
-
-def queue_days(env: Mapping[str, str] | None = None) -> int:
-    value = (os.environ if env is None else env).get(QUEUE_DAYS_ENV, "")
-    return int(value) if value.strip() else DEFAULT_QUEUE_DAYS
 
 
 def transaction_id(host: str, qid: str, day: str, slot: int = 0) -> str:
