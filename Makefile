@@ -49,7 +49,7 @@ opensearch-secure:
 	scripts/opensearch.sh start --secure
 
 demo: $(BIN)/logferry $(NATIVE) opensearch
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m tools.demo
 
 lint: $(BIN)/logferry
 	$(BIN)/ruff check .

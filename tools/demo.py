@@ -1,4 +1,5 @@
-"""`make demo`: the whole pipeline on this machine, S3 event to searchable documents.
+"""`make demo` (`python -m tools.demo`): the whole pipeline on this machine, S3 event to
+searchable documents.
 
 1. apply the index template and retention policy to the local OpenSearch (`logferry setup`);
 2. in moto: a log bucket whose ObjectCreated notifications go to an SQS queue;
@@ -16,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for tests.support: the same moto wiring the tests use
-
 SAMPLES = ROOT / "events" / "logs"
 BUCKET = "demo-elb-logs"
 SAMPLE_DAYS_BACK = max(1, (date.today() - date(2026, 11, 20)).days + 1)
@@ -40,7 +39,7 @@ def main() -> int:
     from logferry import provisioning
     from logferry.config import Settings
     from logferry.output.client import make_client
-    from tests.support import FakeLambdaContext, Wiring, load_ingest_handler
+    from tools.localaws import FakeLambdaContext, Wiring, load_ingest_handler  # as the tests
 
     settings = Settings.from_env()
     client = make_client(settings.opensearch_url)
