@@ -104,15 +104,6 @@ def format_for_content(first_line: str) -> LogFormat | None:
     return None
 
 
-def detect_format(
-    key: str, first_line: str | None, prefixes: Iterable[tuple[str, str]] = ()
-) -> LogFormat | None:
-    fmt = format_for_key(key, prefixes)
-    if fmt is None and first_line is not None:
-        fmt = format_for_content(first_line)
-    return fmt
-
-
 def _merge(into: Mapping, extra: Mapping, path: str = "") -> None:
     for key, value in extra.items():
         here = f"{path}{key}"
