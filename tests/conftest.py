@@ -60,12 +60,12 @@ def index_prefix(os_client: Any) -> Iterator[str]:
     """A prefix of this test's own, with the template applied: tests never see each other."""
     from logferry import provisioning
     from logferry.config import Settings
-    from logferry.provisioning import monitors
+    from tests import monitoring
 
     prefix = f"test{uuid.uuid4().hex[:10]}"
     provisioning.apply(os_client, Settings(index_prefix=prefix))
     yield prefix
-    monitors.remove(os_client, prefix)  # setup installs them where Alerting is present
+    monitoring.remove(os_client, prefix)  # setup installs them where Alerting is present
     os_client.indices.delete(index=f"{prefix}-*", ignore_unavailable=True)
     os_client.indices.delete_index_template(name=provisioning.template_name(prefix), ignore=[404])
 

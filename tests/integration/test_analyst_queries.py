@@ -26,6 +26,7 @@ from logferry.config import Settings
 from logferry.formats import index_properties
 from logferry.formats.nlb import FORMAT as NLB
 from logferry.provisioning import content, dashboards, monitors
+from tests import field_checks, monitoring
 from tests.conftest import HISTORY_DAYS
 
 pytestmark = pytest.mark.integration
@@ -246,7 +247,7 @@ def test_every_saved_search_returns_exactly_its_documents(
     searches = {i: o for i, o in objects.items() if o["type"] == "search"}
     assert set(expected) == set(searches), "every saved search needs its expectation here"
     for search_id, search in searches.items():
-        source = dashboards.search_source(search)
+        source = field_checks.search_source(search)
         (ref,) = search["references"]
         pattern = objects[ref["id"]]["attributes"]["title"]
         indices = dashboards.index_pattern_title(pattern, index_prefix)
@@ -392,7 +393,7 @@ def test_sql_files_name_only_mapped_fields_and_the_nlb_indices() -> None:
         fields = [f for f in _backticked(statement) if not f.startswith("logs-")]
         assert fields, name
         for field in fields:
-            assert dashboards.field_mapping(properties, field), f"{name}: {field}"
+            assert field_checks.field_mapping(properties, field), f"{name}: {field}"
 
 
 def _backticked(statement: str) -> list[str]:
@@ -462,11 +463,11 @@ def run(client: Any, monitor: dict[str, Any], now: datetime) -> bool | list[str]
                 ",".join(map(str, b.get("bucket_keys") or b["bucket_key"])) for b in buckets
             )
         return bool(result["triggered"])
-    indices, body = monitors.search_request(monitor, now)
+    indices, body = monitoring.search_request(monitor, now)
     response = client.search(index=",".join(indices), body=body)
     if bucket_level:
-        return sorted(monitors.bucket_level_fires(trigger, response))
-    return monitors.query_level_fires(trigger, response)
+        return sorted(monitoring.bucket_level_fires(trigger, response))
+    return monitoring.query_level_fires(trigger, response)
 
 
 def ago(now: datetime, minutes: float) -> datetime:
@@ -633,4 +634,4 @@ def test_setup_notes_missing_alerting_and_dashboards_or_applies_monitors_once_pe
         for monitor in wanted:
             assert len(monitors.find(os_client, monitor["name"])) == 1, monitor["name"]
     finally:
-        monitors.remove(os_client, index_prefix)
+        monitoring.remove(os_client, index_prefix)

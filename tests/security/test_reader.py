@@ -11,6 +11,7 @@ import pytest
 
 from logferry.output.client import AccessDenied
 from logferry.provisioning import dashboards
+from tests import field_checks
 from tests.integration.test_analyst_queries import (
     _saved_search_world,
     dashboards_search,
@@ -35,7 +36,7 @@ def test_the_reader_gets_exactly_what_every_saved_search_finds(
         (ref,) = search["references"]
         pattern = objects[ref["id"]]["attributes"]["title"]
         indices = dashboards.index_pattern_title(pattern, prefix)
-        query = dashboards.search_source(search)["query"]["query"]
+        query = field_checks.search_source(search)["query"]["query"]
         body = dashboards_search(query, minute(-60), minute(60))
         hits = as_reader.search(index=indices, body=body)["hits"]["hits"]
         assert {hit["_id"] for hit in hits} == expected[search_id], search_id

@@ -18,6 +18,7 @@ from logferry.config import Settings
 from logferry.formats import index_properties
 from logferry.formats.base import TEXT_AND_KEYWORD
 from logferry.provisioning import dashboards
+from tests import field_checks
 
 # Fields the saved objects name that no format declares yet (empty once every format has
 # landed). The contract test prints them; a second test fails once one of them is declared, so
@@ -182,9 +183,9 @@ def test_one_dashboard_per_source_family_and_every_visualization_is_on_one(
 def test_every_field_an_object_names_is_mapped_with_a_type_that_supports_its_use(
     objects: list[dict[str, Any]],
 ) -> None:
-    uses = dashboards.field_uses(objects)
+    uses = field_checks.field_uses(objects)
     assert len(uses) > 100
-    problems, missing = dashboards.check_fields(uses, index_properties())
+    problems, missing = field_checks.check_fields(uses, index_properties())
     assert not problems
     unexpected = sorted({f"{u.where}: {u.field}" for u in missing if u.field not in PENDING_FIELDS})
     assert not unexpected, f"fields no format declares: {unexpected}"
@@ -195,9 +196,9 @@ def test_every_field_an_object_names_is_mapped_with_a_type_that_supports_its_use
 
 def test_pending_fields_are_really_missing_and_really_used(objects: list[dict[str, Any]]) -> None:
     properties = index_properties()
-    declared = sorted(f for f in PENDING_FIELDS if dashboards.field_mapping(properties, f))
+    declared = sorted(f for f in PENDING_FIELDS if field_checks.field_mapping(properties, f))
     assert not declared, f"declared now: remove from PENDING_FIELDS: {declared}"
-    used = {use.field for use in dashboards.field_uses(objects)}
+    used = {use.field for use in field_checks.field_uses(objects)}
     assert used >= PENDING_FIELDS, f"not used any more: {sorted(PENDING_FIELDS - used)}"
 
 
@@ -212,13 +213,13 @@ def test_field_checks_catch_text_aggregations_unindexed_fields_and_nested_paths(
         },
     }
     uses = [
-        dashboards.FieldUse("a", "url.original", "terms"),
-        dashboards.FieldUse("b", "url.original.keyword", "terms"),
-        dashboards.FieldUse("c", "event.original", "query"),
-        dashboards.FieldUse("d", "mail.recipients.status", "terms"),
-        dashboards.FieldUse("e", "no.such.field", "column"),
+        field_checks.FieldUse("a", "url.original", "terms"),
+        field_checks.FieldUse("b", "url.original.keyword", "terms"),
+        field_checks.FieldUse("c", "event.original", "query"),
+        field_checks.FieldUse("d", "mail.recipients.status", "terms"),
+        field_checks.FieldUse("e", "no.such.field", "column"),
     ]
-    problems, missing = dashboards.check_fields(uses, properties)
+    problems, missing = field_checks.check_fields(uses, properties)
     assert problems == [
         "a: url.original is text, cannot be used for terms",
         "c: event.original is not indexed, cannot be used for query",
@@ -229,8 +230,8 @@ def test_field_checks_catch_text_aggregations_unindexed_fields_and_nested_paths(
 
 def test_query_string_fields_reads_field_clauses_and_ignores_quoted_values() -> None:
     query = 'tls.version:("1.0" OR "1.1") AND NOT event.outcome:failure AND x:"a:b"'
-    assert dashboards.query_string_fields(query) == ["tls.version", "event.outcome", "x"]
-    assert dashboards.query_string_fields("*") == []
+    assert field_checks.query_string_fields(query) == ["tls.version", "event.outcome", "x"]
+    assert field_checks.query_string_fields("*") == []
 
 
 # -- other prefixes ---------------------------------------------------------------------

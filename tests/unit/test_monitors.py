@@ -13,6 +13,7 @@ import pytest
 from logferry.config import Settings
 from logferry.formats import index_properties
 from logferry.provisioning import dashboards, monitors
+from tests import field_checks, monitoring
 
 # Fields the monitors name that no format declares yet (empty once every format has landed).
 # A second test fails once one of them is declared, so this list cannot go stale.
@@ -203,11 +204,11 @@ def test_evaluate_computes_products_comparisons_and_conjunctions() -> None:
         "params.errors > 0.05 * params.requests && params.requests >= 100"
     )
     values = {"params.errors": 6.0, "params.requests": 100.0}
-    assert monitors.evaluate(comparisons, values.__getitem__)
+    assert monitoring.evaluate(comparisons, values.__getitem__)
     values["params.errors"] = 5.0  # exactly 5%: not above
-    assert not monitors.evaluate(comparisons, values.__getitem__)
+    assert not monitoring.evaluate(comparisons, values.__getitem__)
     values.update({"params.errors": 50.0, "params.requests": 99.0})  # too few requests
-    assert not monitors.evaluate(comparisons, values.__getitem__)
+    assert not monitoring.evaluate(comparisons, values.__getitem__)
 
 
 def test_bucket_level_fires_resolves_buckets_paths_per_composite_bucket() -> None:
@@ -223,7 +224,7 @@ def test_bucket_level_fires_resolves_buckets_paths_per_composite_bucket() -> Non
             }
         }
     }
-    assert monitors.bucket_level_fires(monitor["triggers"][0], response) == ["app/a/1"]
+    assert monitoring.bucket_level_fires(monitor["triggers"][0], response) == ["app/a/1"]
 
 
 def test_query_level_fires_reads_the_response_path_of_the_condition() -> None:
@@ -231,8 +232,8 @@ def test_query_level_fires_reads_the_response_path_of_the_condition() -> None:
     limit = int(monitors.DEFAULT_THRESHOLDS["alb_tls_failures"])
     over = {"hits": {"total": {"value": limit + 1, "relation": "eq"}}}
     at = {"hits": {"total": {"value": limit, "relation": "eq"}}}
-    assert monitors.query_level_fires(monitor["triggers"][0], over)
-    assert not monitors.query_level_fires(monitor["triggers"][0], at)
+    assert monitoring.query_level_fires(monitor["triggers"][0], over)
+    assert not monitoring.query_level_fires(monitor["triggers"][0], at)
 
 
 def test_bucket_level_triggers_point_at_a_composite_aggregation_with_their_paths() -> None:
@@ -251,7 +252,7 @@ def test_bucket_level_triggers_point_at_a_composite_aggregation_with_their_paths
 def test_search_request_renders_the_period_placeholders_as_epoch_millis() -> None:
     monitor = render()["logs: TLS scanner burst (NLB)"]
     end = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    indices, body = monitors.search_request(monitor, end)
+    indices, body = monitoring.search_request(monitor, end)
     assert indices == ["logs-nlb-*"]
     window = body["query"]["bool"]["filter"][0]["range"]["@timestamp"]
     assert window["gte"] == "1795176000000||-10m" and window["lte"] == "1795176000000"
@@ -261,15 +262,15 @@ def test_search_request_renders_the_period_placeholders_as_epoch_millis() -> Non
 # -- fields -----------------------------------------------------------------------------
 
 
-def all_uses() -> list[dashboards.FieldUse]:
+def all_uses() -> list[field_checks.FieldUse]:
     settings = Settings(alert_expected_sources=ALL_SOURCES)
-    return [use for m in monitors.monitors(settings) for use in monitors.field_uses(m)]
+    return [use for m in monitors.monitors(settings) for use in field_checks.monitor_field_uses(m)]
 
 
 def test_every_field_a_monitor_names_is_mapped_with_a_type_that_supports_its_use() -> None:
     uses = all_uses()
     assert len(uses) > 30
-    problems, missing = dashboards.check_fields(uses, index_properties())
+    problems, missing = field_checks.check_fields(uses, index_properties())
     assert not problems
     unexpected = sorted({f"{u.where}: {u.field}" for u in missing if u.field not in PENDING_FIELDS})
     assert not unexpected, f"fields no format declares: {unexpected}"
@@ -281,7 +282,7 @@ def test_every_field_a_monitor_names_is_mapped_with_a_type_that_supports_its_use
 
 def test_pending_fields_are_really_missing_and_really_used() -> None:
     properties = index_properties()
-    declared = sorted(f for f in PENDING_FIELDS if dashboards.field_mapping(properties, f))
+    declared = sorted(f for f in PENDING_FIELDS if field_checks.field_mapping(properties, f))
     assert not declared, f"declared now: remove from PENDING_FIELDS: {declared}"
     used = {use.field for use in all_uses()}
     assert used >= PENDING_FIELDS, f"not used any more: {sorted(PENDING_FIELDS - used)}"

@@ -6,10 +6,10 @@ channel. A string that is exactly one placeholder takes the value's own JSON typ
 stays a number, a query clause stays an object); a placeholder inside a longer string is
 replaced by its text. `{{...}}` is left alone: that is mustache, rendered by Alerting at run time.
 
-Trigger conditions are restricted to forms this module can evaluate itself (see
-`parse_condition`), so the same condition can be checked against a plain `_search` response
-where the Alerting plugin is not installed, and a monitor file cannot drift to a form no test
-can check.
+Trigger conditions are restricted to the forms `parse_condition` reads, and rendering refuses
+any other: the tests evaluate the same conditions against a plain `_search` response where the
+Alerting plugin is not installed (tests/monitoring.py), so a monitor file cannot drift to a
+form no test can check.
 
 Applying is idempotent: monitors are found by name, updated in place when their rendered body
 changed (a fingerprint is kept in `ui_metadata`), created otherwise; duplicates of a name are
@@ -22,14 +22,12 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Settings
 from . import content
-from .dashboards import FieldUse, index_pattern_title, query_string_fields
+from .dashboards import index_pattern_title
 
 ALERTING_PLUGIN = "opensearch-alerting"
 NOTIFICATIONS_PLUGIN = "opensearch-notifications"
@@ -193,15 +191,6 @@ class Comparison:
     right: Operand
 
 
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    "==": lambda a, b: a == b,
-}
-
-
 def parse_condition(source: str) -> list[Comparison]:
     """Comparisons joined by `&&`; an operand is a number, a reference (`params.x`,
     `ctx.results[0].a.b`) or `number * reference`. Anything else is refused."""
@@ -249,14 +238,6 @@ def parse_condition(source: str) -> list[Comparison]:
         i += 1
 
 
-def evaluate(comparisons: Iterable[Comparison], resolve: Callable[[str], float]) -> bool:
-    def value(operand: Operand) -> float:
-        factor, ref = operand
-        return factor if ref is None else factor * resolve(ref)
-
-    return all(_OPS[c.op](value(c.left), value(c.right)) for c in comparisons)
-
-
 def trigger_body(trigger: dict[str, Any]) -> dict[str, Any]:
     for key in ("query_level_trigger", "bucket_level_trigger"):
         if key in trigger:
@@ -268,127 +249,6 @@ def trigger_body(trigger: dict[str, Any]) -> dict[str, Any]:
 def condition_source(trigger: dict[str, Any]) -> str:
     source: str = trigger_body(trigger)["condition"]["script"]["source"]
     return source
-
-
-def query_level_fires(trigger: dict[str, Any], response: dict[str, Any]) -> bool:
-    """Whether a query-level trigger fires on `response` (what `ctx.results[0]` holds)."""
-
-    def resolve(ref: str) -> float:
-        if not ref.startswith("ctx.results[0]."):
-            raise MonitorError(f"query-level condition refers to {ref!r}")
-        node: Any = response
-        for part in ref[len("ctx.results[0].") :].split("."):
-            node = node[part]
-        return float(node)
-
-    return evaluate(parse_condition(condition_source(trigger)), resolve)
-
-
-def bucket_level_fires(trigger: dict[str, Any], response: dict[str, Any]) -> list[str]:
-    """The bucket keys (comma-joined, as Alerting's `bucket_keys`) a bucket-level trigger fires
-    for on `response`."""
-    condition = trigger_body(trigger)["condition"]
-    comparisons = parse_condition(condition["script"]["source"])
-    node: Any = response["aggregations"]
-    for part in condition["parent_bucket_path"].split(">"):
-        node = node[part]
-    fired = []
-    for bucket in node["buckets"]:
-
-        def resolve(ref: str, bucket: dict[str, Any] = bucket) -> float:
-            name = ref.removeprefix("params.")
-            return _bucket_value(bucket, condition["buckets_path"][name])
-
-        if evaluate(comparisons, resolve):
-            key = bucket["key"]
-            values = key.values() if isinstance(key, dict) else [key]
-            fired.append(",".join(str(value) for value in values))
-    return fired
-
-
-def _bucket_value(bucket: dict[str, Any], path: str) -> float:
-    if path == "_count":
-        return float(bucket["doc_count"])
-    agg, sep, metric = path.partition(">")
-    if sep and metric == "_count":
-        return float(bucket[agg]["doc_count"])
-    if not sep:
-        name, _, field = agg.partition(".")
-        if field in ("", "value"):
-            return float(bucket[name]["value"])
-    raise MonitorError(f"unsupported buckets_path {path!r}")
-
-
-def search_request(monitor: dict[str, Any], period_end: datetime) -> tuple[list[str], Any]:
-    """The monitor's search input as it runs at `period_end`: (indices, body)."""
-    search = monitor["inputs"][0]["search"]
-    interval = monitor["schedule"]["period"]
-    unit = {"MINUTES": "minutes", "HOURS": "hours", "DAYS": "days"}[interval["unit"]]
-    period_start = period_end - timedelta(**{unit: interval["interval"]})
-    stamps = {
-        "{{period_end}}": str(int(period_end.timestamp() * 1000)),
-        "{{period_start}}": str(int(period_start.timestamp() * 1000)),
-    }
-    text = json.dumps(search["query"])
-    for placeholder, value in stamps.items():
-        text = text.replace(placeholder, value)
-    return list(search["indices"]), json.loads(text)
-
-
-# -- fields the monitors name ----------------------------------------------------------
-
-_QUERY_LEAVES = {
-    "term": "terms",
-    "terms": "terms",
-    "prefix": "terms",
-    "wildcard": "terms",
-    "range": "range",
-    "match": "query",
-    "match_phrase": "query",
-}
-_AGG_USAGE = {
-    "terms": "terms",
-    "date_histogram": "date_histogram",
-    "histogram": "histogram",
-    "max": "metric",
-    "min": "metric",
-    "sum": "metric",
-    "avg": "metric",
-    "cardinality": "terms",
-}
-
-
-def field_uses(monitor: dict[str, Any]) -> list[FieldUse]:
-    """Every field the monitor's search input names, with how it uses it."""
-    where = monitor["name"]
-    uses: list[FieldUse] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-            return
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            if isinstance(value, dict) and isinstance(value.get("field"), str):
-                if key == "exists":
-                    uses.append(FieldUse(where, value["field"], "column"))
-                elif key in _AGG_USAGE:
-                    uses.append(FieldUse(where, value["field"], _AGG_USAGE[key]))
-                else:
-                    raise MonitorError(f"{where}: {key!r} with a field is not checked")
-            elif key in _QUERY_LEAVES and isinstance(value, dict):
-                usage = _QUERY_LEAVES[key]
-                uses.extend(FieldUse(where, f, usage) for f in value if f != "boost")
-            elif key == "query_string" and isinstance(value, dict):
-                fields = query_string_fields(value["query"])
-                uses.extend(FieldUse(where, f, "query") for f in fields)
-            else:
-                walk(value)
-
-    walk(monitor["inputs"][0]["search"]["query"])
-    return uses
 
 
 # -- applying ---------------------------------------------------------------------------
@@ -522,20 +382,3 @@ def apply(client: Any, settings: Settings, plugins: set[str]) -> list[str]:
         done.append("LOGFERRY_ALERT_EXPECTED_SOURCES not set: no pipeline-silence monitors")
     done.extend(upsert(client, monitor) for monitor in monitors(settings, destination))
     return done
-
-
-def remove(client: Any, prefix: str) -> int:
-    """Delete every monitor of `prefix` (names start with "<prefix>: "); how many went."""
-    body = {"size": 1000, "query": {"prefix": {"monitor.name.keyword": f"{prefix}: "}}}
-    try:
-        result = client.transport.perform_request(
-            "POST", "/_plugins/_alerting/monitors/_search", body=body
-        )
-    except Exception as exc:
-        if _status(exc) == 404 or "no handler found" in str(exc):  # no monitors, or no plugin
-            return 0
-        raise
-    hits = result.get("hits", {}).get("hits", [])
-    for hit in hits:
-        client.transport.perform_request("DELETE", f"/_plugins/_alerting/monitors/{hit['_id']}")
-    return len(hits)
