@@ -55,7 +55,8 @@ from logferry.formats import FORMATS
 from logferry.ingest import reader as reader_module
 from logferry.ingest.deadletter import StreamDeadLetters
 from logferry.ingest.heap import keep_freed_memory
-from logferry.ingest.pipeline import LocalFiles, Pipeline
+from logferry.ingest.objects import LocalFiles
+from logferry.ingest.pipeline import Pipeline
 from logferry.model import ObjectRef
 from logferry.output.sink import BulkSink, BulkTransport
 

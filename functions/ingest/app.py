@@ -39,24 +39,27 @@ copy_config_to_registered_loggers(source_logger=logger, include={"logferry"})
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 keep_freed_memory()  # batch buffers reuse freed pages instead of faulting in new ones
-settings = Settings.from_env()
-service = IngestService(settings, boto3.client("s3"), make_client(settings.opensearch_url))
+settings = Settings.from_env()  # a bad setting fails the cold start, naming it
+s3 = boto3.client("s3")
+service = IngestService.build(settings, s3, make_client(settings.opensearch_url))
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    def seconds_left() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
     with logger.append_context_keys(message_id=record.message_id):
-        for result in service.process_message(record.body):  # each logs "object done"
+        for result in service.process_message(record.body, seconds_left):  # "object done"
             publish_object_metrics(metrics, result)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    service.remaining = lambda: context.get_remaining_time_in_millis() / 1000
-    stats_before = service.sink.stats.__dict__.copy()
+    stats_before = service.sink.stats.copy()
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
-    publish_sink_metrics(metrics, stats_before, service.sink.stats)
+    publish_sink_metrics(metrics, service.sink.stats.since(stats_before))
     publish_batch_metrics(metrics, response)
     return response

@@ -396,7 +396,7 @@ def test_object_too_big_for_one_budget_is_continued_without_rereading_it(
     setup.wiring.put(key_of(0), body)
     part_bytes = 8 * 1024**2
     app = setup.container(LOGFERRY_BULK_MAX_DOCS="1000", LOGFERRY_PART_BYTES=str(part_bytes))
-    meter = ReadMeter(app.service.s3)
+    meter = ReadMeter(app.s3)
     # 35 s per invocation, 1 ms per document, 20 s kept in reserve: ~15,000 documents each.
     handler = meter.wrap(invoke(app, lambda: ShrinkingBudget(app, 35.0, 0.001)))
     setup.driver.batch = 1  # one message per invocation: the reads per invocation are exact
@@ -563,7 +563,7 @@ def test_hostile_objects_each_get_an_outcome_and_leave_the_rest_of_the_batch_alo
     forbidden = sqs_record(s3_notification("someone-elses-bucket", key_of(0)), "m-forbidden")
     records.append(forbidden)
     app = setup.container(LOGFERRY_MAX_OBJECT_BYTES=str(32 * 1024**2))
-    get_object = app.service.s3.get_object
+    get_object = app.s3.get_object
 
     def access_checked(**kwargs: Any) -> Any:
         if kwargs["Bucket"] == "someone-elses-bucket":
@@ -571,7 +571,7 @@ def test_hostile_objects_each_get_an_outcome_and_leave_the_rest_of_the_batch_alo
             raise ClientError(error, "GetObject")
         return get_object(**kwargs)
 
-    app.service.s3.get_object = access_checked
+    app.s3.get_object = access_checked
 
     response = app.lambda_handler({"Records": records}, FakeLambdaContext())
 

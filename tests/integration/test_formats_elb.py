@@ -12,7 +12,8 @@ import pytest
 
 from logferry.config import Settings
 from logferry.ingest.deadletter import StreamDeadLetters
-from logferry.ingest.pipeline import LocalFiles, ObjectResult, Pipeline
+from logferry.ingest.objects import LocalFiles
+from logferry.ingest.pipeline import ObjectResult, Pipeline
 from logferry.model import ObjectRef
 from logferry.output.sink import BulkSink, BulkTransport
 from tests.conftest import HISTORY_DAYS, REALWORLD, SHARED

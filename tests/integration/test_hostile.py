@@ -233,13 +233,13 @@ def test_an_eventbridge_key_is_url_decoded_as_aws_encodes_it(
 def test_a_bucket_that_is_not_a_source_is_never_read(setup: Setup) -> None:
     app = setup.container(LOGFERRY_SOURCE_BUCKETS="logs-*,archive")
     reads: list[str] = []
-    get_object = app.service.s3.get_object
+    get_object = app.s3.get_object
 
     def counted(**kwargs: Any) -> Any:
         reads.append(kwargs["Bucket"])
         return get_object(**kwargs)
 
-    app.service.s3.get_object = counted
+    app.s3.get_object = counted
     record = sqs_record(s3_notification("someone-elses-bucket", NLB_KEY))
     response = app.lambda_handler({"Records": [record]}, FakeLambdaContext())
     [result] = app.service.results
@@ -256,13 +256,13 @@ def test_a_forged_continuation_is_refused(setup: Setup) -> None:
     setup.s3.put_object(Bucket="secrets", Key="payroll.gz", Body=gz(nlb_line(2) + "\n"))
     app = setup.container()
     reads: list[str] = []
-    get_object = app.service.s3.get_object
+    get_object = app.s3.get_object
 
     def counted(**kwargs: Any) -> Any:
         reads.append(kwargs["Bucket"])
         return get_object(**kwargs)
 
-    app.service.s3.get_object = counted
+    app.s3.get_object = counted
     obj = {"bucket": setup.wiring.bucket, "key": NLB_KEY}
     forged = [
         {"part": {"bucket": "secrets", "key": "payroll.gz"}},  # not a work part
@@ -288,13 +288,13 @@ def test_a_forged_continuation_is_refused(setup: Setup) -> None:
 def test_a_message_naming_thousands_of_objects_reads_a_bounded_number(setup: Setup) -> None:
     app = setup.container()
     reads: list[str] = []
-    get_object = app.service.s3.get_object
+    get_object = app.s3.get_object
 
     def counted(**kwargs: Any) -> Any:
         reads.append(kwargs["Key"])
         return get_object(**kwargs)
 
-    app.service.s3.get_object = counted
+    app.s3.get_object = counted
     one = json.loads(s3_notification(setup.wiring.bucket, "missing-0"))["Records"][0]
     many = [
         {**one, "s3": {**one["s3"], "object": {**one["s3"]["object"], "key": f"missing-{n}"}}}

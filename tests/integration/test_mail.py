@@ -17,7 +17,8 @@ import pytest
 
 from logferry.config import Settings
 from logferry.ingest.deadletter import StreamDeadLetters
-from logferry.ingest.pipeline import LocalFiles, ObjectResult, Pipeline
+from logferry.ingest.objects import LocalFiles
+from logferry.ingest.pipeline import ObjectResult, Pipeline
 from logferry.mail.search import criteria_from, format_hits, search
 from logferry.mail.transactions import transaction_id
 from logferry.model import ObjectRef

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from logferry.config import ResumeSettings
 from logferry.formats import FORMATS
 from logferry.ingest.checkpoint import (
     LINES,
     STREAM,
     BudgetSpent,
     Continuations,
-    ResumeSettings,
     Segment,
     SegmentReader,
     WorkParts,

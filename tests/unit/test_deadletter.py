@@ -17,7 +17,8 @@ from logferry.ingest.deadletter import (
     line_record,
     object_record,
 )
-from logferry.ingest.pipeline import OpenedObject, Pipeline
+from logferry.ingest.objects import OpenedObject
+from logferry.ingest.pipeline import Pipeline
 from logferry.model import ObjectRef, Rejection
 from logferry.output.sink import BulkSink, FailedDocument
 from tests.conftest import HISTORY_DAYS

@@ -26,7 +26,8 @@ from logferry.config import Settings
 from logferry.formats import FORMATS
 from logferry.ingest.checkpoint import LINES, resume_mode
 from logferry.ingest.deadletter import StreamDeadLetters
-from logferry.ingest.pipeline import LocalFiles, Pipeline
+from logferry.ingest.objects import LocalFiles
+from logferry.ingest.pipeline import Pipeline
 from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection, UnsupportedObject
 from logferry.output.sink import BulkSink

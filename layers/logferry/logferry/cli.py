@@ -23,9 +23,10 @@ import orjson
 
 from .config import Settings
 from .formats import FORMATS, UnknownFormat
-from .ingest.deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters
+from .ingest.deadletter import StreamDeadLetters
 from .ingest.heap import keep_freed_memory
-from .ingest.pipeline import LocalFiles, ObjectGone, ObjectResult, Pipeline, S3Objects
+from .ingest.objects import LocalFiles, ObjectGone, Objects
+from .ingest.pipeline import ObjectResult, Pipeline
 from .model import ObjectRef, Rejection
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -121,33 +122,23 @@ def _print_result(result: ObjectResult) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     import boto3
 
+    from .ingest.service import wire
     from .output.client import make_client
-    from .output.sink import BulkSink, BulkTransport
 
     settings = _settings(args)
-    s3 = boto3.client("s3") if any(t.startswith("s3://") for t in args.targets) else None
-    deadletters: DeadLetters = (
-        S3DeadLetters(boto3.client("s3"), settings.deadletter_bucket, settings.deadletter_prefix)
-        if settings.deadletter_bucket
-        else StreamDeadLetters()
-    )
-    sink = BulkSink(
-        BulkTransport(make_client(settings.opensearch_url)),
-        max_bytes=settings.bulk_max_bytes,
-        max_docs=settings.bulk_max_docs,
-        concurrency=settings.bulk_concurrency,
-    )
-    local = Pipeline(settings, LocalFiles(), sink, deadletters, args.format)
-    remote = Pipeline(settings, S3Objects(s3), sink, deadletters, args.format) if s3 else None
+    reads_s3 = any(t.startswith("s3://") for t in args.targets)
+    s3 = boto3.client("s3") if reads_s3 or settings.deadletter_bucket else None
+    opensearch = make_client(settings.opensearch_url)
+    pipeline = wire(settings, opensearch, Objects(s3), s3=s3, format_name=args.format)
     totals = {"objects": 0, "documents": 0, "rejected": 0}
     status = EXIT_OK
     for target in args.targets:
         if target.startswith("s3://"):
-            assert remote is not None and s3 is not None
-            jobs = ((remote, ref) for ref in _s3_refs(s3, target))
+            assert s3 is not None
+            refs: Iterator[ObjectRef] = _s3_refs(s3, target)
         else:
-            jobs = ((local, ObjectRef("", str(path))) for path in _local_files([target]))
-        for pipeline, ref in jobs:
+            refs = (ObjectRef("", str(path)) for path in _local_files([target]))
+        for ref in refs:
             result = pipeline.ingest(ref)
             _print_result(result)
             totals["objects"] += 1
@@ -217,14 +208,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Dead-letter objects and DLQ messages through the pipeline again (idempotent)."""
     import boto3
 
-    from .ingest.checkpoint import ResumeSettings
     from .output.client import make_client
     from .replay import Replay
 
     settings = _settings(args)
     bucket = "" if args.no_deadletters else args.deadletter_bucket or settings.deadletter_bucket
     prefix = args.deadletter_prefix or settings.deadletter_prefix
-    dlq_url = args.dlq_url or ResumeSettings.from_env().dlq_url
+    dlq_url = args.dlq_url or settings.resume.dlq_url
     if not bucket and not dlq_url:
         print(
             "logferry replay: nothing to replay: set LOGFERRY_DEADLETTER_BUCKET or"

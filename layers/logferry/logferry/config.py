@@ -94,6 +94,18 @@ def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True)
+class ResumeSettings:
+    """Where continuations of objects too big for one invocation go (ingest.checkpoint)."""
+
+    queue_url: str = ""  # LOGFERRY_QUEUE_URL: the ingest queue itself
+    work_bucket: str = ""  # LOGFERRY_WORK_BUCKET: default, the dead-letter bucket
+    work_prefix: str = "logferry-work/"  # LOGFERRY_WORK_PREFIX
+    part_bytes: int = 64 * 1024**2  # LOGFERRY_PART_BYTES: decompressed bytes per part
+    spill_rate: float = 20e6  # LOGFERRY_SPILL_BYTES_PER_SECOND: compressed bytes/s copied
+    dlq_url: str = ""  # LOGFERRY_DLQ_URL: the ingest queue's DLQ, for `logferry replay`
+
+
+@dataclass(frozen=True)
 class Settings:
     opensearch_url: str = "http://127.0.0.1:9200"
     index_prefix: str = "logs"
@@ -145,6 +157,9 @@ class Settings:
     # Rejected lines of one object kept one by one as dead letters; past it they are counted
     # and summed up in one record.
     max_rejections_kept: int = 1_000_000
+    # Continuations of objects too big for one invocation; the default: none (every object is
+    # read to its end, or its message returns to the queue).
+    resume: ResumeSettings = field(default_factory=ResumeSettings)
     # Backend roles (IAM role ARNs, SAML groups) `logferry setup` maps to the OpenSearch roles
     # logferry_writer, logferry_setup and logferry_reader (provisioning.roles.apply_roles), as
     # comma lists; empty = that role's mapping is left as it is.
@@ -205,19 +220,18 @@ class Settings:
             max_rejections_kept=_int(
                 env, "LOGFERRY_MAX_REJECTIONS_KEPT", default.max_rejections_kept
             ),
-            writer_backend_roles=tuple(
-                r.strip()
-                for r in env.get("LOGFERRY_WRITER_BACKEND_ROLES", "").split(",")
-                if r.strip()
+            resume=ResumeSettings(
+                queue_url=env.get("LOGFERRY_QUEUE_URL", ""),
+                work_bucket=env.get("LOGFERRY_WORK_BUCKET")
+                or env.get("LOGFERRY_DEADLETTER_BUCKET", ""),
+                work_prefix=env.get("LOGFERRY_WORK_PREFIX", default.resume.work_prefix),
+                part_bytes=_positive(env, "LOGFERRY_PART_BYTES", default.resume.part_bytes),
+                spill_rate=float(
+                    env.get("LOGFERRY_SPILL_BYTES_PER_SECOND") or default.resume.spill_rate
+                ),
+                dlq_url=env.get("LOGFERRY_DLQ_URL", ""),
             ),
-            setup_backend_roles=tuple(
-                r.strip()
-                for r in env.get("LOGFERRY_SETUP_BACKEND_ROLES", "").split(",")
-                if r.strip()
-            ),
-            reader_backend_roles=tuple(
-                r.strip()
-                for r in env.get("LOGFERRY_READER_BACKEND_ROLES", "").split(",")
-                if r.strip()
-            ),
+            writer_backend_roles=_names(env.get("LOGFERRY_WRITER_BACKEND_ROLES", "")),
+            setup_backend_roles=_names(env.get("LOGFERRY_SETUP_BACKEND_ROLES", "")),
+            reader_backend_roles=_names(env.get("LOGFERRY_READER_BACKEND_ROLES", "")),
         )

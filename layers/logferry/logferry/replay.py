@@ -19,6 +19,7 @@ Running it twice is safe: everything it does is idempotent, and what it cleared 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,8 +28,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from .config import Settings
-from .ingest.checkpoint import ResumeSettings
+from .config import ResumeSettings, Settings
 from .ingest.service import RETURNED, IngestService
 from .model import ObjectRef
 
@@ -128,7 +128,8 @@ class Replay:
         self.s3 = _WriteLog(s3)
         self.sqs = sqs
         # No time budget and no continuations: a replay reads every object to its end.
-        self.service = IngestService(settings, self.s3, opensearch, resume=ResumeSettings())
+        whole = dataclasses.replace(settings, resume=ResumeSettings())
+        self.service = IngestService.build(whole, self.s3, opensearch)
         self.summary = ReplaySummary()
         self.progress = Progress(progress)
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ..config import ResumeSettings
 from ..formats import get_format
 from ..formats.base import LineFormat, LogFormat
 from ..model import Document, ObjectRef, Rejection
@@ -84,32 +84,6 @@ def resume_mode(fmt: LogFormat) -> str:
         # parse_line sees one line and nothing else: any line can start a continuation.
         return LINES
     return STREAM
-
-
-@dataclass(frozen=True)
-class ResumeSettings:
-    """Where continuations go (read from the environment; the deployment sets them)."""
-
-    queue_url: str = ""  # LOGFERRY_QUEUE_URL: the ingest queue itself
-    work_bucket: str = ""  # LOGFERRY_WORK_BUCKET: default, the dead-letter bucket
-    work_prefix: str = "logferry-work/"  # LOGFERRY_WORK_PREFIX
-    part_bytes: int = 64 * 1024**2  # LOGFERRY_PART_BYTES: decompressed bytes per part
-    spill_rate: float = 20e6  # LOGFERRY_SPILL_BYTES_PER_SECOND: compressed bytes/s copied
-    dlq_url: str = ""  # LOGFERRY_DLQ_URL: the ingest queue's DLQ, for `logferry replay`
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> ResumeSettings:
-        env = dict(os.environ if env is None else env)
-        default = cls()
-        return cls(
-            queue_url=env.get("LOGFERRY_QUEUE_URL", ""),
-            work_bucket=env.get("LOGFERRY_WORK_BUCKET")
-            or env.get("LOGFERRY_DEADLETTER_BUCKET", ""),
-            work_prefix=env.get("LOGFERRY_WORK_PREFIX", default.work_prefix),
-            part_bytes=int(env.get("LOGFERRY_PART_BYTES") or default.part_bytes),
-            spill_rate=float(env.get("LOGFERRY_SPILL_BYTES_PER_SECOND") or default.spill_rate),
-            dlq_url=env.get("LOGFERRY_DLQ_URL", ""),
-        )
 
 
 @dataclass(frozen=True)

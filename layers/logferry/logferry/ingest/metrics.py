@@ -27,17 +27,17 @@ def publish_object_metrics(metrics: Any, result: ObjectResult) -> None:
         metrics.add_metric(name="IngestLag", unit=MetricUnit.Seconds, value=max(lag, 0.0))
 
 
-def publish_sink_metrics(metrics: Any, before: dict[str, int], after: SinkStats) -> None:
+def publish_sink_metrics(metrics: Any, stats: SinkStats) -> None:
+    """The bulk sink's counts of one invocation (SinkStats.since)."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    for name, field in (
-        ("BulkRequests", "requests"),
-        ("RetriedDocuments", "retried_items"),
-        ("Throttles", "throttled"),
-        ("DocumentsFailed", "failed"),
-        ("BulkRequestFailures", "request_failures"),
+    for name, value in (
+        ("BulkRequests", stats.requests),
+        ("RetriedDocuments", stats.retried_items),
+        ("Throttles", stats.throttled),
+        ("DocumentsFailed", stats.failed),
+        ("BulkRequestFailures", stats.request_failures),
     ):
-        value = getattr(after, field) - before.get(field, 0)
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 

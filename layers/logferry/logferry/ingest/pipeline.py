@@ -8,14 +8,13 @@ unavailable, access denied): the handler then returns the message to the queue.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, Literal
 
 import orjson
 
@@ -27,57 +26,10 @@ from ..output.indices import IndexRouter, Window
 from ..output.sink import BulkSink
 from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
 from .deadletter import DeadLetters, LineLetters, object_record
-from .reader import LineReader, Readable
+from .objects import ObjectGone, ObjectSource
+from .reader import LineReader
 
 log = logging.getLogger(__name__)
-
-
-class ObjectUnavailable(Exception):
-    """The object could not be fetched now (access denied, throttled): retry later."""
-
-
-class ObjectGone(Exception):
-    """The object no longer exists (deleted before we read it): nothing to retry."""
-
-
-@dataclass
-class OpenedObject:
-    stream: Readable | BinaryIO
-    last_modified: datetime | None
-
-
-class ObjectSource(Protocol):
-    def open(self, ref: ObjectRef) -> OpenedObject: ...
-
-
-class S3Objects:
-    def __init__(self, s3: Any) -> None:
-        self._s3 = s3
-
-    def open(self, ref: ObjectRef) -> OpenedObject:
-        args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
-        if ref.version_id:
-            args["VersionId"] = ref.version_id
-        try:
-            response = self._s3.get_object(**args)
-        except self._s3.exceptions.NoSuchKey:
-            raise ObjectGone(f"{ref.uri} does not exist (deleted?)") from None
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket"):
-                raise ObjectGone(f"{ref.uri}: {code}") from None
-            raise ObjectUnavailable(f"{ref.uri}: {code or type(exc).__name__}: {exc}") from exc
-        return OpenedObject(response["Body"], response.get("LastModified"))
-
-
-class LocalFiles:
-    def open(self, ref: ObjectRef) -> OpenedObject:
-        try:
-            stream = open(ref.key, "rb")  # noqa: SIM115 - closed by the pipeline
-        except FileNotFoundError:
-            raise ObjectGone(f"{ref.key} does not exist") from None
-        mtime = datetime.fromtimestamp(os.fstat(stream.fileno()).st_mtime, UTC)
-        return OpenedObject(stream, mtime)
 
 
 # What became of an object: every line indexed or rejected (`indexed`; `rejected` when not one

@@ -1,12 +1,15 @@
-"""The ingest service as the Lambda runs it: clients built once per container, one call per
-queue message.
+"""The ingest service: the one wiring of the pipeline's parts, built once (per Lambda container,
+per command), and one call per queue message.
 
-A message is done when every object it names is done (indexed, or kept as a dead letter with
-its reason), or when an object that could not be finished in time has been checkpointed and
-its continuation enqueued (logferry.ingest.checkpoint). It is returned to the queue (an exception)
-when something may work later: OpenSearch or S3 unavailable, access denied, the time budget
-spent before a checkpoint could be made. Returned messages come back after the visibility
-timeout and land in the queue's DLQ after its redrive count; `logferry replay` drains it.
+`wire` builds what ingests objects (bulk sink, dead letters, continuations, pipeline) from one
+Settings, for the Lambda, `logferry ingest` and `logferry replay` alike; `IngestService` adds
+what a queue message needs. A message is done when every object it names is done (indexed, or
+kept as a dead letter with its reason), or when an object that could not be finished in time has
+been checkpointed and its continuation enqueued (logferry.ingest.checkpoint). It is returned to
+the queue (an exception) when something may work later: OpenSearch or S3 unavailable, access
+denied, the time budget spent before a checkpoint could be made. Returned messages come back
+after the visibility timeout and land in the queue's DLQ after its redrive count; `logferry
+replay` drains it.
 """
 
 from __future__ import annotations
@@ -21,18 +24,13 @@ from typing import Any
 from ..config import Settings
 from ..model import ObjectRef
 from ..output.sink import BulkSink, BulkTransport, SinkUnavailable
-from .checkpoint import (
-    BudgetSpent,
-    Continuations,
-    ResumeSettings,
-    Segment,
-    segment_from_message,
-)
+from .checkpoint import BudgetSpent, Continuations, Segment, segment_from_message
 from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters, object_record
 from .notifications import MalformedNotification, continuation_of, refs_from_message
-from .pipeline import ObjectResult, ObjectUnavailable, Pipeline, S3Objects
+from .objects import ObjectSource, ObjectUnavailable, S3Objects
+from .pipeline import ObjectResult, Pipeline
 
-__all__ = ["RESERVE_SECONDS", "BudgetSpent", "IngestService"]
+__all__ = ["RESERVE_SECONDS", "BudgetSpent", "IngestService", "wire"]
 
 log = logging.getLogger(__name__)
 
@@ -42,51 +40,94 @@ RESERVE_SECONDS = 10.0
 # Failures after which trying the message again later can help: it goes back to the queue.
 RETURNED = (ObjectUnavailable, SinkUnavailable, BudgetSpent)
 
+Budget = Callable[[], float]
+
+
+def _unlimited() -> float:
+    return float("inf")
+
+
+@dataclass
+class TimeLeft:
+    """Seconds left in the current invocation: the sink and the continuations ask it; the
+    service points it at each message's budget."""
+
+    budget: Budget = _unlimited
+
+    def __call__(self) -> float:
+        return self.budget()
+
+
+def wire(
+    settings: Settings,
+    opensearch: Any,
+    objects: ObjectSource,
+    *,
+    s3: Any = None,
+    sqs: Any = None,
+    remaining: Budget | None = None,
+    format_name: str | None = None,
+) -> Pipeline:
+    """The pipeline and its parts, from one Settings. Dead letters go to S3 when a dead-letter
+    bucket is set (through `s3`), else to stderr. With a time budget (`remaining`), objects are
+    watched: one too big for it is continued through `sqs` when `settings.resume` names a queue,
+    or its message returns to the queue; without one, every object is read to its end."""
+    left = remaining or _unlimited
+    sink = BulkSink(
+        BulkTransport(opensearch),
+        max_bytes=settings.bulk_max_bytes,
+        max_docs=settings.bulk_max_docs,
+        remaining=lambda: left() - RESERVE_SECONDS,
+        concurrency=settings.bulk_concurrency,
+    )
+    deadletters: DeadLetters = (
+        S3DeadLetters(s3, settings.deadletter_bucket, settings.deadletter_prefix)
+        if settings.deadletter_bucket
+        else StreamDeadLetters()
+    )
+    continuations = (
+        Continuations(s3, sqs, settings.resume, remaining=left, reserve=2 * RESERVE_SECONDS)
+        if remaining is not None
+        else None
+    )
+    return Pipeline(
+        settings, objects, sink, deadletters, format_name=format_name, continuations=continuations
+    )
+
 
 @dataclass
 class IngestService:
-    settings: Settings
-    s3: Any
-    opensearch: Any
-    remaining: Callable[[], float] = lambda: float("inf")
-    results: list[ObjectResult] = field(default_factory=list)
-    # SQS client for continuation messages; created when a queue is configured and none given.
-    sqs: Any = None
-    resume: ResumeSettings = field(default_factory=ResumeSettings.from_env)
+    """Queue messages in, objects ingested: what the Lambda (and `logferry replay`'s DLQ pass)
+    runs for each message. `pipeline` comes from `wire`."""
 
-    def __post_init__(self) -> None:
-        self.sink = BulkSink(
-            BulkTransport(self.opensearch),
-            max_bytes=self.settings.bulk_max_bytes,
-            max_docs=self.settings.bulk_max_docs,
-            remaining=lambda: self.remaining() - RESERVE_SECONDS,
-            concurrency=self.settings.bulk_concurrency,
-        )
-        deadletters: DeadLetters
-        if self.settings.deadletter_bucket:
-            deadletters = S3DeadLetters(
-                self.s3, self.settings.deadletter_bucket, self.settings.deadletter_prefix
-            )
-        else:
-            deadletters = StreamDeadLetters()
-        if self.sqs is None and self.resume.queue_url:
+    settings: Settings
+    pipeline: Pipeline
+    # The time left in the current invocation (set per message; unlimited outside Lambda).
+    time_left: TimeLeft = field(default_factory=TimeLeft)
+    results: list[ObjectResult] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, s3: Any, opensearch: Any, sqs: Any = None) -> IngestService:
+        """The service for objects in S3; an SQS client is made when continuations need one."""
+        if sqs is None and settings.resume.queue_url:
             import boto3
 
-            self.sqs = boto3.client("sqs")
-        self.continuations = Continuations(
-            self.s3,
-            self.sqs,
-            self.resume,
-            remaining=lambda: self.remaining(),
-            reserve=2 * RESERVE_SECONDS,
-        )
-        self.pipeline = Pipeline(
-            self.settings,
-            S3Objects(self.s3),
-            self.sink,
-            deadletters,
-            continuations=self.continuations,
-        )
+            sqs = boto3.client("sqs")
+        time_left = TimeLeft()
+        pipeline = wire(settings, opensearch, S3Objects(s3), s3=s3, sqs=sqs, remaining=time_left)
+        return cls(settings, pipeline, time_left)
+
+    @property
+    def sink(self) -> BulkSink:
+        sink = self.pipeline.sink
+        assert sink is not None
+        return sink
+
+    def process_message(self, body: str, budget: Budget | None = None) -> list[ObjectResult]:
+        """Ingest every object one queue message names, within `budget` (seconds left, for a
+        Lambda invocation); raise to have the message delivered again."""
+        self.time_left.budget = budget or _unlimited
+        return self._process(body)
 
     def jobs(self, body: str) -> list[tuple[ObjectRef, Segment | None]]:
         """The objects (or object segments, for a continuation) one message names: at most
@@ -101,7 +142,7 @@ class IngestService:
             self._refuse_beyond(cap, refs)
             return jobs
         try:
-            return [segment_from_message(checkpoint, self.resume)]
+            return [segment_from_message(checkpoint, self.settings.resume)]
         except (LookupError, TypeError, ValueError) as exc:
             raise MalformedNotification(f"continuation message refused: {exc}") from None
 
@@ -115,12 +156,11 @@ class IngestService:
         kept = self.pipeline.deadletters.write(kept_as, "object", records)
         log.warning("objects not read", extra={"reason": reason, "objects": kept})
 
-    def process_message(self, body: str) -> list[ObjectResult]:
-        """Ingest every object one queue message names; raise to have it delivered again."""
+    def _process(self, body: str) -> list[ObjectResult]:
         results = []
         for ref, segment in self.jobs(body):
-            if self.remaining() < 2 * RESERVE_SECONDS:
-                raise BudgetSpent(f"{ref.uri}: not started, {self.remaining():.0f}s left")
+            if self.time_left() < 2 * RESERVE_SECONDS:
+                raise BudgetSpent(f"{ref.uri}: not started, {self.time_left():.0f}s left")
             self.sink.start_object()
             try:
                 result = self.pipeline.ingest(ref, segment)

@@ -11,6 +11,8 @@ count. Per item:
   and the reason are handed back as a FailedDocument for the dead-letter store.
 A failure of the whole request (connection refused or reset, timeout, 429/5xx on the request
 itself) retries the whole batch the same way; a non-retryable refusal (413) splits it.
+(Statuses are read by output.retry.classify, and the backoff is output.retry.Backoff: the
+mail merger, a sink of its own, uses both.)
 
 Backpressure: 429 and 503 (and timeouts) halve the documents per request, down to 1/64 of
 `max_docs` (single-document requests would only add per-request load to a busy cluster); each
@@ -28,17 +30,17 @@ one of N sender threads (its whole life: requests, retries, backoff) and the cal
 when N batches are out, `add` waits for one to end, so memory stays at N + 1 batches. A sender
 never touches `stats` or `failures`: it counts into its batch's own tally, which the caller's
 thread adds in when it collects the batch (the next `add` that cuts a batch, `flush`,
-`discard`), so counts read after `flush()` are exact and nothing else that counts into `stats`
-(the mail merger) races with a sender. What the senders share, the documents per request and
-the object's backoff allowance, is behind a lock. A batch that raises (SinkUnavailable, or
-anything else) stops the others from retrying further: the requests in flight end, their
-counts are kept, and the first error is raised by `add` or `flush`, as with one request.
+`discard`), so counts read after `flush()` are exact and nothing counts into `stats` from two
+threads at once. What the senders share, the documents per request and the object's backoff
+allowance, is behind a lock. A batch that raises (SinkUnavailable, or anything else) stops the
+others from retrying further: the requests in flight end, their counts are kept, and the first
+error is raised by `add` or `flush`, as with one request.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -49,16 +51,9 @@ from typing import Any
 import orjson
 
 from .client import ClusterRefused
+from .retry import Action, Backoff, classify, reason_of, status_of
 
 log = logging.getLogger(__name__)
-
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
-# Statuses that mean "too much at once": the next requests carry fewer documents.
-OVERLOAD = frozenset({429, 503})
-# opensearch-py reports a timeout as status "TIMEOUT", a refused/reset connection as "N/A".
-TIMEOUT = "TIMEOUT"
-# A request never waits longer than this, nor longer than the budget left.
-REQUEST_TIMEOUT = 60.0
 
 
 class SinkUnavailable(Exception):
@@ -88,6 +83,13 @@ class SinkStats:
         for counter in fields(self):
             name = counter.name
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def copy(self) -> SinkStats:
+        return dataclasses.replace(self)
+
+    def since(self, before: SinkStats) -> SinkStats:
+        """What was counted after `before` (a copy taken then)."""
+        return SinkStats(*(getattr(self, f.name) - getattr(before, f.name) for f in fields(self)))
 
 
 @dataclass
@@ -130,10 +132,11 @@ class _Batch:
 
 
 class BulkTransport:
-    """The one call the sink makes: POST /_bulk with an NDJSON body, parsed response back."""
+    """The calls the sinks make: POST /_bulk with an NDJSON body, parsed response back, and
+    (for the mail merger) a realtime multi-get."""
 
     def __init__(self, client: Any) -> None:
-        self.client = client  # the OpenSearch client (mail merging reads through it too)
+        self.client = client  # the OpenSearch client
 
     def bulk(self, body: bytes, timeout: float | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"filter_path": "errors,items.*.status,items.*.error"}
@@ -142,10 +145,13 @@ class BulkTransport:
         result: dict[str, Any] = self.client.bulk(body=body, **params)
         return result
 
-
-def _status_of(exc: Exception) -> int | str | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int | str) else None
+    def mget(self, docs: list[dict[str, str]], timeout: float | None = None) -> dict[str, Any]:
+        """The documents named by `_index` and `_id`, as they are now (realtime)."""
+        params: dict[str, Any] = {}
+        if timeout is not None:
+            params["request_timeout"] = timeout
+        result: dict[str, Any] = self.client.mget(body={"docs": docs}, **params)
+        return result
 
 
 @dataclass
@@ -186,6 +192,11 @@ class BulkSink:
         self._senders: ThreadPoolExecutor | None = None
         self._in_flight: list[tuple[Future[None], _Tally]] = []
 
+    @property
+    def backoff(self) -> Backoff:
+        """The backoff of this sink's retries (its fields, as they are now)."""
+        return Backoff(self.base_backoff, self.max_backoff, self.remaining, self.sleep)
+
     def start_object(self) -> None:
         """A new object begins: its retry allowance starts afresh."""
         self._stop_in_flight()  # (left over only when the last object ended in an exception)
@@ -205,9 +216,6 @@ class BulkSink:
         buffer += b"\n"
         if len(buffer) >= self.max_bytes or len(self._starts) >= self._docs_limit:
             self._dispatch(self._take())
-
-    def add_source(self, index: str, doc_id: str, source: dict[str, Any]) -> None:
-        self.add(index, doc_id, orjson.dumps(source))
 
     @property
     def pending(self) -> int:
@@ -327,14 +335,15 @@ class BulkSink:
             attempt += 1
             stalled = stalled + 1 if len(retry) == len(step) else 0
             tally.stats.retried_items += len(retry)
-            delay = random.uniform(0, min(self.max_backoff, self.base_backoff * 2**attempt))
+            backoff = self.backoff
+            delay = backoff.delay(attempt)
             why = None
             with self._lock:
                 if stalled >= self.max_stalled:
                     why = f"nothing accepted in {stalled} attempts in a row"
                 elif self._slept + delay > self.max_retry_seconds:
                     why = f"retry allowance of {self.max_retry_seconds:.0f}s for this object spent"
-                elif self.remaining() < delay + 1.0:
+                elif not backoff.affords(delay):
                     why = "time budget spent"
                 else:
                     self._slept += delay
@@ -350,13 +359,6 @@ class BulkSink:
         else:
             self.sleep(delay)
 
-    def _timeout(self) -> float | None:
-        left = self.remaining()
-        if left == float("inf"):
-            return None
-        # Never wait on a request past the budget: a hung connection must not eat it.
-        return max(1.0, min(REQUEST_TIMEOUT, left - 1.0))
-
     def _overloaded(self, tally: _Tally) -> None:
         tally.stats.throttled += 1
         with self._lock:
@@ -367,7 +369,7 @@ class BulkSink:
         body = batch.ndjson(step)
         tally.stats.requests += 1
         try:
-            timeout = self._timeout()
+            timeout = self.backoff.request_timeout()
             # (transports without a timeout parameter keep working when there is no budget)
             response = (
                 self.transport.bulk(body) if timeout is None else self.transport.bulk(body, timeout)
@@ -378,8 +380,9 @@ class BulkSink:
             tally.stats.request_failures += 1
             raise SinkUnavailable(str(exc)) from None
         except Exception as exc:
-            status = _status_of(exc)
-            if isinstance(status, int) and status not in RETRYABLE:
+            status = status_of(exc)
+            action = classify(status)
+            if isinstance(status, int) and not action.retryable:
                 # The request itself was refused (e.g. 413 too large): split or give up per doc.
                 if len(step) > 1:
                     half = len(step) // 2
@@ -389,7 +392,7 @@ class BulkSink:
                 self._fail(tally, batch, step[0], status, f"request refused: {exc}")
                 return []
             tally.stats.request_failures += 1
-            if status in OVERLOAD or status == TIMEOUT:
+            if action is Action.OVERLOAD_RETRY:
                 self._overloaded(tally)
             log.warning("bulk request failed (%s): %s", status or type(exc).__name__, exc)
             return step
@@ -407,13 +410,14 @@ class BulkSink:
         for n, item in zip(step, items, strict=True):
             result = next(iter(item.values()))
             status = result.get("status", 0)
-            if status < 300:
+            action = classify(status)
+            if action is Action.DONE:
                 tally.stats.indexed += 1
-            elif status in RETRYABLE:
-                overloaded |= status in OVERLOAD
+            elif action.retryable:
+                overloaded |= action is Action.OVERLOAD_RETRY
                 retry.append(n)
             else:
-                self._fail(tally, batch, n, status, _reason(result.get("error")))
+                self._fail(tally, batch, n, status, reason_of(result.get("error")))
         if overloaded:
             self._overloaded(tally)
         return retry
@@ -421,13 +425,3 @@ class BulkSink:
     def _fail(self, tally: _Tally, batch: _Batch, n: int, status: int, reason: str) -> None:
         tally.stats.failed += 1
         tally.failures.append(FailedDocument(*batch.document(n), status, reason))
-
-
-def _reason(error: Any) -> str:
-    if isinstance(error, dict):
-        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
-        cause = error.get("caused_by")
-        if isinstance(cause, dict):
-            text += f" (caused by {cause.get('type')}: {cause.get('reason')})"
-        return text
-    return str(error)
