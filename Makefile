@@ -64,7 +64,7 @@ test: $(BIN)/logferry $(NATIVE) qemu lint opensearch-secure
 	$(BIN)/pytest -q tests
 
 bench: $(BIN)/logferry $(NATIVE) opensearch
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m tools.bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache build

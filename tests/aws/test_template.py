@@ -1038,7 +1038,8 @@ def test_lambda_layers_run_the_compiled_parsers_on_arm64_as_their_sources(
     """The layers as Lambda lays them out (both under /opt/python), run by Debian's arm64
     CPython 3.13 under qemu: the compiled parsers load, and give what their sources give."""
     debian = load_script("native_debian", ROOT / "layers" / "native" / "debian.py")
-    benchgen = load_script("benchgen", ROOT / "scripts" / "benchgen.py")
+    from tools.bench import generators as benchgen
+
     cache = Path(os.environ.get("LOGFERRY_CACHE", Path.home() / ".cache" / "logferry"))
     root = cache / "debian-arm64-python"
     python = debian.interpreter(root)

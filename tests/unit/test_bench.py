@@ -6,19 +6,14 @@ thing (every generated line becomes a document, the naive baseline reads the sam
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from logferry.formats import FORMATS
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
-from tests.conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench
-import benchgen
+from tools.bench import cli as bench
+from tools.bench import generators as benchgen
 
 SMALL = 300_000  # bytes of text per generated object
 

@@ -1,10 +1,9 @@
 """The search benchmark's corpus on a tiny scale: deterministic, and shaped as the index
-template maps it (nothing is timed here; scripts/bench_search.py measures)."""
+template maps it (nothing is timed here; python -m tools.bench.search measures)."""
 
 from __future__ import annotations
 
 import ipaddress
-import sys
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,11 +11,7 @@ import orjson
 
 from logferry.formats import FORMATS, index_properties
 from logferry.model import Source
-from tests.conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_search
+from tools.bench.search import cli as bench_search
 
 SHAPE = bench_search.CorpusShape(transactions=100, senders=2_000, recipients=5_000, domains=300)
 

@@ -18,10 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support import load_script, native_compile_script, parser_corpus
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import benchgen
+from tools.bench import generators as benchgen
 
 COMPILE = native_compile_script()
 PACKAGE = ROOT / "layers" / "logferry" / "logferry"

@@ -53,22 +53,18 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "layers" / "logferry"))
+import orjson
 
-import orjson  # noqa: E402
-
-from logferry.formats.postfix import FORMAT as POSTFIX  # noqa: E402
-from logferry.mail import search  # noqa: E402
-from logferry.mail.transactions import transaction_id  # noqa: E402
-from logferry.model import Document, ObjectRef, ParseContext, Rejection, Source  # noqa: E402
-from logferry.output.client import make_client  # noqa: E402
-from logferry.output.indices import index_name  # noqa: E402
-from logferry.output.sink import BulkTransport  # noqa: E402
-from logferry.provisioning.templates import index_template, template_name  # noqa: E402
+from logferry.formats.postfix import FORMAT as POSTFIX
+from logferry.mail import search
+from logferry.mail.transactions import transaction_id
+from logferry.model import Document, ObjectRef, ParseContext, Rejection, Source
+from logferry.output.client import make_client
+from logferry.output.indices import index_name
+from logferry.output.sink import BulkTransport
+from logferry.provisioning.templates import index_template, template_name
 
 SEED = 20261130
 END = datetime(2026, 11, 30, 0, 0, 0, tzinfo=UTC)
@@ -685,7 +681,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             cleanup(client, prefix)
             print(f"deleted: {prefix}-* and index template {template_name(prefix)}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -45,11 +45,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_hostile
-import benchgen
-
 from logferry.config import Settings
 from logferry.formats import FORMATS
 from logferry.ingest import reader as reader_module
@@ -59,8 +54,10 @@ from logferry.ingest.objects import LocalFiles
 from logferry.ingest.pipeline import Pipeline
 from logferry.model import ObjectRef
 from logferry.output.sink import BulkSink, BulkTransport
+from tools.bench import generators as benchgen
+from tools.bench import hostile as bench_hostile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "bench-data"
 MB = 1_000_000
 MIB = 1024**2
@@ -621,7 +618,7 @@ def run_ceiling(fmt: str, path: Path, prefix: str, clients: int) -> dict[str, An
 
 
 def worker_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench.py _worker")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench _worker")
     parser.add_argument("kind", choices=("pipeline", "naive", "gunzip", "reader", "e2e", "ceiling"))
     parser.add_argument("path", type=Path)
     parser.add_argument("--format", default="nlb")
@@ -651,7 +648,7 @@ def worker_main(argv: list[str]) -> int:
 def worker(kind: str, path: Path, *options: str, pure: bool = False) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter and return what it printed; `pure`: with the
     parsers' sources, not their compiled build."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "_worker", kind, str(path), *options]
+    cmd = [sys.executable, "-m", "tools.bench", "_worker", kind, str(path), *options]
     env = {key: value for key, value in os.environ.items() if key != "LOGFERRY_PURE_PYTHON"}
     if pure:
         env["LOGFERRY_PURE_PYTHON"] = "1"
@@ -866,7 +863,6 @@ def _child_peak_mib(cmd: list[str]) -> tuple[float, float]:
 
 def bench_memory(report: dict[str, Any]) -> None:
     logferry = str(Path(sys.executable).parent / "logferry")
-    here = str(Path(__file__).resolve())
     sizes = {"40 MB": 40 * MB, "1 GiB": 1024 * MIB}
     print("\nMemory: peak RSS (ru_maxrss) of one process over one NLB object\n")
     rows: dict[str, dict[str, float]] = {}
@@ -874,7 +870,16 @@ def bench_memory(report: dict[str, Any]) -> None:
         path = benchgen.write_object(DATA, "nlb", size)
         parse_rss, parse_s = _child_peak_mib([logferry, "parse", "--format", "nlb", str(path)])
         pipe_rss, pipe_s = _child_peak_mib(
-            [sys.executable, here, "_worker", "pipeline", str(path), "--format", "nlb"]
+            [
+                sys.executable,
+                "-m",
+                "tools.bench",
+                "_worker",
+                "pipeline",
+                str(path),
+                "--format",
+                "nlb",
+            ]
         )
         rows[label] = {
             "logferry_parse_mib": round(parse_rss, 1),
@@ -994,7 +999,3 @@ def main(argv: list[str]) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"results written to {args.json}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""`scripts/bench.py --hostile`: what a broken or hostile object costs the Lambda handler.
+"""`python -m tools.bench --hostile`: what a broken or hostile object costs the Lambda handler.
 
 Each object goes through the real handler (functions/ingest/app.py) in a fresh process, against
 moto's S3 in a server process of its own (so what moto stores, dead letters included, is not
@@ -25,7 +25,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 LOG_BUCKET = "bench-logs"
 DEADLETTER_BUCKET = "bench-deadletters"
 VPC_KEY = (
@@ -37,7 +36,7 @@ SECONDS_CAP = 60
 
 
 def _valid() -> tuple[str, bytes]:
-    from tests.support import NLB_KEY, nlb_line
+    from tools.localaws import NLB_KEY, nlb_line
 
     return NLB_KEY, gzip.compress(("\n".join(nlb_line(n) for n in range(2000)) + "\n").encode())
 
@@ -73,7 +72,7 @@ def run_one(label: str) -> dict[str, Any]:
     )
     import boto3
 
-    from tests.support import FakeLambdaContext, load_ingest_handler, s3_notification, sqs_record
+    from tools.localaws import FakeLambdaContext, load_ingest_handler, s3_notification, sqs_record
 
     key, body = OBJECTS[label]()
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -111,9 +110,9 @@ def measure(label: str, endpoint: str) -> dict[str, Any]:
     """One object in a child process: its report, peak RSS (MiB) and wall seconds."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "_one", label],
+        [sys.executable, "-m", "tools.bench.hostile", "_one", label],
         stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": endpoint},
+        env={**os.environ, "AWS_ENDPOINT_URL": endpoint},
     )
     assert proc.stdout is not None
     output = proc.stdout.read()

@@ -1,0 +1,2 @@
+"""The search benchmark, `python -m tools.bench.search`: `logferry search` over millions of
+mail transactions, timed on the local OpenSearch."""
