@@ -19,6 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from logferry import provisioning
+from logferry.config import ClusterAccess
 from logferry.output.client import (
     Credentials,
     CredentialsRefused,
@@ -255,7 +256,7 @@ def test_credentials_stay_out_of_reprs_urls_and_messages(aws_env: None) -> None:
     with pytest.raises(ValueError, match="HTTPS only"):
         make_client("http://search.example.com:9200", credentials=Credentials("u", password))
     with pytest.raises(CredentialsUnavailable) as half:
-        credentials_from({"LOGFERRY_OPENSEARCH_PASSWORD": password})
+        credentials_from(ClusterAccess.from_env({"LOGFERRY_OPENSEARCH_PASSWORD": password}))
     assert password not in str(half.value)
     bad = boto3.client("secretsmanager").create_secret(
         Name="not-json", SecretString=f"user={password}"

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def pure_python_parsers(env: Mapping[str, str] | None = None) -> bool:
+    """LOGFERRY_PURE_PYTHON: the parsers run from their sources, not their compiled build. Read
+    when logferry.formats is first imported (before any compiled module is), not per Settings."""
+    return bool((os.environ if env is None else env).get("LOGFERRY_PURE_PYTHON"))
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -94,6 +101,30 @@ def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True)
+class ClusterAccess:
+    """How clients sign in to OpenSearch, besides its URL (logferry.output.client)."""
+
+    sigv4: bool = False  # LOGFERRY_SIGV4=1: sign a custom domain name too
+    ca_bundle: str = ""  # LOGFERRY_CA_BUNDLE: PEM file of the CAs to trust (else the system's)
+    secret_arn: str = ""  # LOGFERRY_OPENSEARCH_SECRET_ARN: basic auth from Secrets Manager
+    username: str = ""  # LOGFERRY_OPENSEARCH_USERNAME / _PASSWORD: basic auth, locally
+    password: str = field(default="", repr=False)
+    region: str = ""  # AWS_REGION: the region requests are signed for (the Lambda's own)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClusterAccess:
+        env = os.environ if env is None else env
+        return cls(
+            sigv4=env.get("LOGFERRY_SIGV4") == "1",
+            ca_bundle=env.get("LOGFERRY_CA_BUNDLE", "").strip(),
+            secret_arn=env.get("LOGFERRY_OPENSEARCH_SECRET_ARN", "").strip(),
+            username=env.get("LOGFERRY_OPENSEARCH_USERNAME", ""),
+            password=env.get("LOGFERRY_OPENSEARCH_PASSWORD", ""),
+            region=env.get("AWS_REGION", ""),
+        )
+
+
+@dataclass(frozen=True)
 class ResumeSettings:
     """Where continuations of objects too big for one invocation go (ingest.checkpoint)."""
 
@@ -160,6 +191,7 @@ class Settings:
     # Continuations of objects too big for one invocation; the default: none (every object is
     # read to its end, or its message returns to the queue).
     resume: ResumeSettings = field(default_factory=ResumeSettings)
+    cluster: ClusterAccess = field(default_factory=ClusterAccess)
     # Backend roles (IAM role ARNs, SAML groups) `logferry setup` maps to the OpenSearch roles
     # logferry_writer, logferry_setup and logferry_reader (provisioning.roles.apply_roles), as
     # comma lists; empty = that role's mapping is left as it is.
@@ -220,6 +252,7 @@ class Settings:
             max_rejections_kept=_int(
                 env, "LOGFERRY_MAX_REJECTIONS_KEPT", default.max_rejections_kept
             ),
+            cluster=ClusterAccess.from_env(env),
             resume=ResumeSettings(
                 queue_url=env.get("LOGFERRY_QUEUE_URL", ""),
                 work_bucket=env.get("LOGFERRY_WORK_BUCKET")

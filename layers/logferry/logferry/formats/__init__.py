@@ -8,16 +8,17 @@ FORMATS below, and test it. Order matters only for content sniffing: the first f
 from __future__ import annotations
 
 import copy
-import os
 import re
 import sys
 from collections.abc import Iterable
 from importlib.machinery import SOURCE_SUFFIXES, FileFinder, SourceFileLoader
 
+from ..config import pure_python_parsers
+
 # The busy formats' modules may also be compiled (mypyc, see layers/native/compile.py): Python
 # imports a compiled module before its source. LOGFERRY_PURE_PYTHON=1 imports the sources: the
 # same parsers, slower; for comparison, or to rule the compiled build out.
-if os.environ.get("LOGFERRY_PURE_PYTHON"):
+if pure_python_parsers():
     for _directory in __path__:
         sys.path_importer_cache[_directory] = FileFinder(
             _directory, (SourceFileLoader, SOURCE_SUFFIXES)

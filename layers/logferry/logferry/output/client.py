@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from opensearchpy.exceptions import (
     SSLError,
     TransportError,
 )
+
+from ..config import ClusterAccess
 
 # Connections kept open to the cluster: the sink's requests in flight (at most
 # config.MAX_BULK_CONCURRENCY) plus the caller's own (the mail merger's reads and writes).
@@ -179,13 +180,11 @@ def secret_credentials(secret_arn: str) -> Credentials:
     return Credentials(username, password, f"the secret {secret_arn}")
 
 
-def credentials_from(env: Mapping[str, str]) -> Credentials | None:
-    """Basic-auth credentials configured in `env`: the secret first, then the two variables."""
-    secret_arn = env.get(SECRET_ENV, "").strip()
-    if secret_arn:
-        return secret_credentials(secret_arn)
-    username = env.get(USERNAME_ENV, "")
-    password = env.get(PASSWORD_ENV, "")
+def credentials_from(access: ClusterAccess) -> Credentials | None:
+    """Basic-auth credentials configured in `access`: the secret first, then the two variables."""
+    if access.secret_arn:
+        return secret_credentials(access.secret_arn)
+    username, password = access.username, access.password
     if username or password:
         if not (username and password):
             raise CredentialsUnavailable(f"set both {USERNAME_ENV} and {PASSWORD_ENV}, or neither")
@@ -221,6 +220,7 @@ def make_client(
     timeout: float = 60.0,
     pool_maxsize: int = POOL_MAXSIZE,
     credentials: Credentials | None = None,
+    access: ClusterAccess | None = None,
     env: Mapping[str, str] | None = None,
 ) -> OpenSearch:
     """A client for `url`. Credentials, given or configured in `env` (default: the process
@@ -229,7 +229,7 @@ def make_client(
 
     Retries are the sink's job (with backoff and a time budget), so the client makes none.
     """
-    env = os.environ if env is None else env
+    access = access or ClusterAccess.from_env(env)
     parsed = urlparse(url if "://" in url else f"https://{url}")
     if parsed.username is not None or parsed.password is not None:
         raise ValueError(
@@ -240,8 +240,8 @@ def make_client(
     https = parsed.scheme == "https"
     # Given credentials, then LOGFERRY_SIGV4=1, then configured credentials (a domain's
     # internal users, its master user), then SigV4 for AWS endpoints.
-    if credentials is None and env.get("LOGFERRY_SIGV4") != "1":
-        credentials = credentials_from(env)
+    if credentials is None and not access.sigv4:
+        credentials = credentials_from(access)
     auth: Any = None
     source = "no credentials"
     if credentials is not None:
@@ -251,14 +251,15 @@ def make_client(
             )
         auth = (credentials.username, credentials.password)
         source = credentials.source or "the credentials given"
-    elif needs_sigv4(host, env):
+    elif needs_sigv4(host, access):
         import boto3
 
         session = boto3.Session()
         service = "aoss" if ".aoss." in host else "es"
-        auth = Urllib3AWSV4SignerAuth(session.get_credentials(), signing_region(session), service)
+        region = signing_region(session, access)
+        auth = Urllib3AWSV4SignerAuth(session.get_credentials(), region, service)
         source = "SigV4, the caller's AWS role"
-    ca_bundle = env.get(CA_BUNDLE_ENV, "").strip()
+    ca_bundle = access.ca_bundle
     options: dict[str, Any] = {}
     if https:
         options["ssl_context"] = tls_context(ca_bundle)
@@ -281,12 +282,11 @@ def make_client(
     )
 
 
-def needs_sigv4(host: str, env: Mapping[str, str] | None = None) -> bool:
+def needs_sigv4(host: str, access: ClusterAccess) -> bool:
     """AWS endpoints are signed; LOGFERRY_SIGV4=1 forces it for a custom domain name."""
-    env = os.environ if env is None else env
-    return host.endswith(".amazonaws.com") or env.get("LOGFERRY_SIGV4") == "1"
+    return host.endswith(".amazonaws.com") or access.sigv4
 
 
-def signing_region(session: Any) -> str:
+def signing_region(session: Any, access: ClusterAccess) -> str:
     """The region requests are signed for: the Lambda's own, else the session's."""
-    return os.environ.get("AWS_REGION") or session.region_name or "us-east-1"
+    return access.region or session.region_name or "us-east-1"

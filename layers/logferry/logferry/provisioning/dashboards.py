@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
-from ..config import Settings
+from ..config import ClusterAccess, Settings
 from ..output.client import needs_sigv4, signing_region
 from . import content
 
@@ -95,7 +95,9 @@ def multipart(payload: bytes, boundary: str, filename: str = "logferry.ndjson") 
     return head + payload + f"\r\n--{boundary}--\r\n".encode()
 
 
-def _sigv4_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+def _sigv4_headers(
+    url: str, body: bytes, headers: dict[str, str], access: ClusterAccess
+) -> dict[str, str]:
     import boto3
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -105,14 +107,19 @@ def _sigv4_headers(url: str, body: bytes, headers: dict[str, str]) -> dict[str, 
     if credentials is None:
         raise DashboardsError("SigV4 signing needs AWS credentials, and none were found")
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    SigV4Auth(credentials, "es", signing_region(session)).add_auth(request)
+    SigV4Auth(credentials, "es", signing_region(session, access)).add_auth(request)
     return dict(request.headers.items())
 
 
 def import_request(
-    dashboards_url: str, objects: Iterable[dict[str, Any]], boundary: str | None = None
+    dashboards_url: str,
+    objects: Iterable[dict[str, Any]],
+    boundary: str | None = None,
+    access: ClusterAccess | None = None,
 ) -> urllib.request.Request:
-    """The HTTP request that imports `objects` (built apart from sending, to be inspected)."""
+    """The HTTP request that imports `objects` (built apart from sending, to be inspected);
+    signed as the cluster's clients are (`access`, by default from the environment)."""
+    access = access or ClusterAccess.from_env()
     url = dashboards_url.rstrip("/") + IMPORT_PATH
     boundary = boundary or f"logferry-{uuid.uuid4().hex}"
     body = multipart(ndjson(objects), boundary)
@@ -120,16 +127,19 @@ def import_request(
         "osd-xsrf": "true",
         "Content-Type": f"multipart/form-data; boundary={boundary}",
     }
-    if needs_sigv4(urlparse(url).hostname or ""):
-        headers = _sigv4_headers(url, body, headers)
+    if needs_sigv4(urlparse(url).hostname or "", access):
+        headers = _sigv4_headers(url, body, headers, access)
     return urllib.request.Request(url, data=body, headers=headers, method="POST")
 
 
 def import_objects(
-    dashboards_url: str, objects: list[dict[str, Any]], timeout: float = 60.0
+    dashboards_url: str,
+    objects: list[dict[str, Any]],
+    timeout: float = 60.0,
+    access: ClusterAccess | None = None,
 ) -> int:
     """Import `objects`; the number Dashboards reports imported. Raises DashboardsError."""
-    request = import_request(dashboards_url, objects)
+    request = import_request(dashboards_url, objects, access=access)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = json.loads(response.read() or b"{}")
@@ -161,7 +171,7 @@ def apply(settings: Settings) -> list[str]:
         )
         return [note]
     try:
-        count = import_objects(settings.dashboards_url, objects)
+        count = import_objects(settings.dashboards_url, objects, access=settings.cluster)
     except urllib.error.URLError as exc:  # not an HTTP answer: nothing listens there
         url = settings.dashboards_url
         return [f"Dashboards not reachable at {url} ({exc.reason}): saved objects not imported"]
