@@ -225,17 +225,19 @@ def test_watch_stops_while_there_is_time_to_spill_the_rest() -> None:
     list(reader)
     line2 = Rejection(2, "r", "b")
     fmt = FORMATS["nlb"]
-    assert continuations.next_check(1024, line2, big, None, fmt, reader) == 0  # 25 < 20 + ~10
+    # 25 s left < 20 s reserve + ~10 s to spill: stop here
+    assert continuations.watch(big, None, fmt, reader).next_check(1024, line2) == 0
     # A small object, or a part (nothing to spill): go on, look again 1024 entries later.
-    assert continuations.next_check(1024, line2, REF, None, fmt, reader) == 2048
+    assert continuations.watch(REF, None, fmt, reader).next_check(1024, line2) == 2048
     part = Segment("nlb", part=ObjectRef("w", "p"))
-    assert continuations.next_check(1024, line2, big, part, fmt, reader) == 2048
+    assert continuations.watch(big, part, fmt, reader).next_check(1024, line2) == 2048
     clock.left = 19.0
-    assert continuations.next_check(7, ("i", "id", Document({}, 2)), REF, part, fmt, reader) == 0
+    item = ("i", "id", Document({}, 2))
+    assert continuations.watch(REF, part, fmt, reader).next_check(7, item) == 0
     # A line whose start is no longer at hand (the parser read past it): try the next entry.
     ahead = SegmentReader(Trickle(b"".join(b"line %d\n" % n for n in range(1, 100)), 20))
     list(ahead)
-    assert continuations.next_check(9, Rejection(1, "r", "a"), REF, None, fmt, ahead) == 10
+    assert continuations.watch(REF, None, fmt, ahead).next_check(9, Rejection(1, "r", "a")) == 10
 
 
 def test_without_a_queue_an_object_out_of_time_goes_back_whole() -> None:
@@ -243,4 +245,4 @@ def test_without_a_queue_an_object_out_of_time_goes_back_whole() -> None:
     reader = SegmentReader(io.BytesIO(b"a\n"))
     list(reader)
     with pytest.raises(BudgetSpent):
-        continuations.suspend(REF, None, FORMATS["nlb"], reader, Rejection(1, "r", "a"), 1, 0)
+        continuations.watch(REF, None, FORMATS["nlb"], reader).suspend(Rejection(1, "r", "a"), 1, 0)

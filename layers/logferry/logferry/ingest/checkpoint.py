@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -414,46 +415,95 @@ class Continuations:
     def enabled(self) -> bool:
         return bool(self.sqs is not None and self.settings.queue_url)
 
-    def next_check(
+    def watch(
+        self, ref: ObjectRef, segment: Segment | None, fmt: LogFormat, reader: SegmentReader
+    ) -> Watch:
+        """The watch over one object (or segment) read by `reader`."""
+        return Watch(self, ref, segment, fmt, reader)
+
+    def _enqueue(self, ref: ObjectRef, segments: list[Segment]) -> None:
+        assert self.sqs is not None
+        bodies = [orjson.dumps(continuation_message(ref, s)).decode() for s in segments]
+        for start in range(0, len(bodies), SEND_BATCH):
+            entries = [
+                {"Id": str(n), "MessageBody": body}
+                for n, body in enumerate(bodies[start : start + SEND_BATCH])
+            ]
+            response = self.sqs.send_message_batch(
+                QueueUrl=self.settings.queue_url, Entries=entries
+            )
+            failed = response.get("Failed") or []
+            if failed:
+                # Not acknowledged: the message comes back and the checkpoint is made again.
+                raise RuntimeError(f"{ref.uri}: {len(failed)} continuations not enqueued: {failed}")
+
+
+class Watch:
+    """When the entry loop of one object must stop and look. The pipeline's loops count the
+    entries they consume and call `look` only when the count reaches `at`, so an unwatched
+    object costs one comparison per entry. The entries an earlier invocation handled are passed
+    over; then every `check_every` entries the time budget is checked, and when it is spent
+    `stop` is the entry the loop ends before and `suspend` checkpoints the object there."""
+
+    def __init__(
         self,
-        consumed: int,
-        item: tuple[str, str, Document] | Rejection,
+        continuations: Continuations,
         ref: ObjectRef,
         segment: Segment | None,
         fmt: LogFormat,
         reader: SegmentReader,
-    ) -> int:
+    ) -> None:
+        self.continuations = continuations
+        self.ref, self.segment, self.fmt, self.reader = ref, segment, fmt, reader
+        self.mode = resume_mode(fmt)
+        self.skip = segment.skip_items if segment is not None else 0
+        self.stop: tuple[str, str, Document] | Rejection | None = None
+        # The first look at the clock comes after some progress, so every invocation moves on.
+        self.look_at = self.skip + continuations.check_every
+        self.at = 1 if self.skip else self.look_at
+
+    def look(self, consumed: int, item: tuple[str, str, Document] | Rejection) -> bool:
+        """Whether to pass over `item`, the `consumed`-th entry: handled by an earlier
+        invocation, or out of time (then `stop` is set, and the loop ends before it)."""
+        if consumed <= self.skip:
+            return True  # handled by an earlier invocation
+        self.at = self.look_at
+        if consumed < self.look_at:
+            return False
+        self.look_at = self.at = self.next_check(consumed, item)
+        if not self.look_at:
+            self.stop = item
+            return True
+        return False
+
+    def next_check(self, consumed: int, item: tuple[str, str, Document] | Rejection) -> int:
         """Before `item` (the `consumed`-th entry of the object): 0 to stop here, else the
         entry count at which to look again. The caller looks only every `check_every`
         entries, so the clock costs nothing per document."""
-        mode = resume_mode(fmt)
+        ref, segment, reader, mode = self.ref, self.segment, self.reader, self.mode
         if mode == LINES and not reader.can_resume_at(_position(item)):
             return consumed + 1  # not at a resumable line yet: try at the next entry
         spill = 0.0
         if mode == LINES and (segment is None or segment.part is None):
-            spill = max(0, (ref.size or 0) - reader.bytes_in) / self.settings.spill_rate
-        if self.remaining() < self.reserve + spill:
+            spill = (
+                max(0, (ref.size or 0) - reader.bytes_in) / self.continuations.settings.spill_rate
+            )
+        if self.continuations.remaining() < self.continuations.reserve + spill:
             return 0
-        return consumed + self.check_every
+        return consumed + self.continuations.check_every
 
     def suspend(
-        self,
-        ref: ObjectRef,
-        segment: Segment | None,
-        fmt: LogFormat,
-        reader: SegmentReader,
-        item: tuple[str, str, Document] | Rejection,
-        consumed: int,
-        documents: int,
+        self, item: tuple[str, str, Document] | Rejection, consumed: int, documents: int
     ) -> dict[str, Any]:
         """Checkpoint before `item` (the `consumed`-th entry); every entry before it is
         handled and its documents acknowledged. Returns what to add to the object's result."""
-        mode = resume_mode(fmt)
+        ref, segment, fmt, reader, mode = self.ref, self.segment, self.fmt, self.reader, self.mode
+        continuations = self.continuations
         line = _position(item)
         base = segment or Segment(fmt.name, mode)
         sent = base.documents + documents
         spill_needed = mode == LINES and base.part is None
-        if not self.enabled or (spill_needed and not self.settings.work_bucket):
+        if not continuations.enabled or (spill_needed and not continuations.settings.work_bucket):
             raise BudgetSpent(f"{ref.uri}: time budget spent at line {line}")
         problem = None
         parts: list[Part] = []
@@ -470,11 +520,9 @@ class Continuations:
                 dataclasses.replace(base, resume_line=line, documents=sent, round=base.round + 1)
             ]
         else:
+            settings = continuations.settings
             work = WorkParts(
-                self.s3,
-                self.settings.work_bucket,
-                self.settings.work_prefix,
-                self.settings.part_bytes,
+                continuations.s3, settings.work_bucket, settings.work_prefix, settings.part_bytes
             )
             parts, problem = work.write(ref, line, reader.rest(line))
             nexts = [
@@ -489,7 +537,7 @@ class Continuations:
                 )
                 for p in parts
             ]
-        self._enqueue(ref, nexts)
+        continuations._enqueue(ref, nexts)
         log.info(
             "object checkpointed",
             extra={
@@ -511,18 +559,17 @@ class Continuations:
             extra["spilled_bytes"] = sum(p.bytes_out for p in parts)
         return extra
 
-    def _enqueue(self, ref: ObjectRef, segments: list[Segment]) -> None:
-        assert self.sqs is not None
-        bodies = [orjson.dumps(continuation_message(ref, s)).decode() for s in segments]
-        for start in range(0, len(bodies), SEND_BATCH):
-            entries = [
-                {"Id": str(n), "MessageBody": body}
-                for n, body in enumerate(bodies[start : start + SEND_BATCH])
-            ]
-            response = self.sqs.send_message_batch(
-                QueueUrl=self.settings.queue_url, Entries=entries
-            )
-            failed = response.get("Failed") or []
-            if failed:
-                # Not acknowledged: the message comes back and the checkpoint is made again.
-                raise RuntimeError(f"{ref.uri}: {len(failed)} continuations not enqueued: {failed}")
+
+class Unwatched:
+    """The watch of an object read to its end, whatever the time: it never looks."""
+
+    at = sys.maxsize
+    stop: tuple[str, str, Document] | Rejection | None = None
+
+    def look(self, consumed: int, item: tuple[str, str, Document] | Rejection) -> bool:
+        return False
+
+    def suspend(
+        self, item: tuple[str, str, Document] | Rejection, consumed: int, documents: int
+    ) -> dict[str, Any]:
+        raise AssertionError("an unwatched object is never suspended")

@@ -8,7 +8,6 @@ unavailable, access denied): the handler then returns the message to the queue.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,10 +20,11 @@ import orjson
 from ..config import Settings
 from ..formats import format_for_content, format_for_key, get_format, skip_reason
 from ..formats.base import LineParser, LogFormat, line_rejection
+from ..mail.merger import MailMerger
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
 from ..output.sink import BulkSink
-from .checkpoint import Continuations, Segment, SegmentReader, deadletter_ref
+from .checkpoint import Continuations, Segment, SegmentReader, Unwatched, Watch, deadletter_ref
 from .deadletter import DeadLetters, LineLetters, object_record
 from .objects import ObjectGone, ObjectSource
 from .reader import LineReader
@@ -97,38 +97,6 @@ def _unwritable(position: int, source: Source, exc: Exception) -> Rejection:
     return Rejection(position, f"document cannot be written as JSON: {exc}", str(source)[:2048])
 
 
-class _Attention:
-    """When the entry loop of `_ingest_lines` must stop and look, for a watched object
-    (checkpoint.Continuations): the entries an earlier invocation handled are passed over,
-    and every `check_every` entries the time budget is checked. The loop compares its entry
-    count with `at` and calls `look` only when it is reached; unwatched, never."""
-
-    def __init__(self, watch: Continuations | None, skip: int, context: tuple[Any, ...]) -> None:
-        self.watch = watch
-        self.skip = skip
-        self.context = context  # (ref, segment, fmt, reader), for watch.next_check
-        self.stop: tuple[str, str, Document] | Rejection | None = None
-        # The first look at the clock comes after some progress, so every invocation moves on.
-        self.look_at = skip + watch.check_every if watch is not None else 0
-        self.at = (1 if skip else self.look_at) if watch is not None else sys.maxsize
-
-    def look(self, consumed: int, item: tuple[str, str, Document] | Rejection) -> bool:
-        """Whether to pass over `item`, the `consumed`-th entry: handled by an earlier
-        invocation, or out of time (then `stop` is set, and the loop ends before it)."""
-        if consumed <= self.skip:
-            return True  # handled by an earlier invocation
-        self.at = self.look_at
-        if consumed < self.look_at:
-            return False
-        assert self.watch is not None
-        ref, segment, fmt, reader = self.context
-        self.look_at = self.at = self.watch.next_check(consumed, item, ref, segment, fmt, reader)
-        if not self.look_at:
-            self.stop = item
-            return True
-        return False
-
-
 @dataclass
 class Pipeline:
     settings: Settings
@@ -142,6 +110,9 @@ class Pipeline:
     continuations: Continuations | None = None
     # Today's date (UTC), from which the accepted window of event days is counted.
     today: Callable[[], date] = lambda: datetime.now(UTC).date()
+    # A new merger for each object of a format that merges (`LogFormat.merges`: mail); such
+    # objects cannot be ingested without one.
+    mail: Callable[[], MailMerger] | None = None
 
     def router(self, fmt: LogFormat) -> IndexRouter:
         """The index names of one object's entries, within the accepted window and cap."""
@@ -287,7 +258,7 @@ class Pipeline:
         lines: LineParser,
         sink: BulkSink,
         letters: LineLetters,
-        attention: _Attention,
+        watch: Watch | Unwatched,
         router: IndexRouter,
     ) -> int:
         """The loop of `_ingest_lines` for a format with one entry per line, in one frame:
@@ -301,10 +272,11 @@ class Pipeline:
         days, route = router.days, router.route  # YYYY-MM-DD -> index name
         dumps, add, reject = orjson.dumps, sink.add, letters.add
         consumed = 0
-        at = attention.at
+        at = watch.at
         for lineno, line in reader:
             if take_header is not None and take_header(line):
                 continue
+            index: str | None = None
             try:
                 source = parse_line(line)
             except Exception as exc:
@@ -312,38 +284,31 @@ class Pipeline:
             else:
                 if keep_original:
                     source["event"]["original"] = line
-                why = ""
                 try:  # the index of a day seen before: a hit implies a valid @timestamp
-                    index: str | None = days[source["@timestamp"][:10]]
+                    index = days[source["@timestamp"][:10]]
                 except (KeyError, TypeError):  # a new day, or no valid @timestamp
                     index, why = route(source.get("@timestamp"))
-                if index is not None:
-                    doc_id = id_prefix + str(lineno)
-                    consumed += 1
-                    if consumed >= at:  # only when watched: see _Attention
-                        passed = attention.look(consumed, (index, doc_id, Document(source, lineno)))
-                        at = attention.at
-                        if passed:
-                            if attention.stop is not None:
-                                break
-                            continue
-                    try:
-                        body = dumps(source)
-                    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-                        reject(_unwritable(lineno, source, exc))
-                        continue
-                    add(index, doc_id, body)
-                    continue
-                rejection = Rejection(lineno, why, line)
+                    if index is None:
+                        rejection = Rejection(lineno, why, line)
             consumed += 1
-            if consumed >= at:
-                passed = attention.look(consumed, rejection)
-                at = attention.at
+            if consumed >= at:  # only when watched: see checkpoint.Watch
+                doc_id = id_prefix + str(lineno)
+                item = rejection if index is None else (index, doc_id, Document(source, lineno))
+                passed = watch.look(consumed, item)
+                at = watch.at
                 if passed:
-                    if attention.stop is not None:
+                    if watch.stop is not None:
                         break
                     continue
-            reject(rejection)
+            if index is None:
+                reject(rejection)
+                continue
+            try:
+                body = dumps(source)
+            except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                reject(_unwritable(lineno, source, exc))
+                continue
+            add(index, id_prefix + str(lineno), body)
         return consumed
 
     def _ingest_lines(
@@ -372,33 +337,39 @@ class Pipeline:
         router = self.router(fmt)
         indexed_before = sink.stats.indexed
         # Parts of an entity spread over objects (mail transactions) are merged with what is
-        # indexed instead of overwriting it: such a format hands its merger the documents.
-        merger = fmt.merger(sink, self.settings.index_prefix, self.settings.mail_queue_days)
-        watch = self.continuations if isinstance(reader, SegmentReader) else None
-        skip = segment.skip_items if segment else 0
-        attention = _Attention(watch, skip, (ref, segment, fmt, reader))
+        # indexed instead of overwriting it: such a format's parts go to a merger, not the sink.
+        merger = None
+        if fmt.merges:
+            if self.mail is None:
+                raise RuntimeError(f"format {fmt.name} merges: Pipeline.ingest needs `mail`")
+            merger = self.mail()
+        watch: Watch | Unwatched = (
+            self.continuations.watch(ref, segment, fmt, reader)
+            if self.continuations is not None and isinstance(reader, SegmentReader)
+            else Unwatched()
+        )
         consumed = 0
         try:
             lines = fmt.line_parser(reader, ctx) if merger is None else None
             if lines is not None:
                 consumed = self._send_lines(
-                    ref, fmt, reader, ctx, lines, sink, letters, attention, router
+                    ref, fmt, reader, ctx, lines, sink, letters, watch, router
                 )
             else:
-                at = attention.at
+                at = watch.at
                 for item in self.documents(ref, fmt, reader, ctx, router):
                     consumed += 1
-                    if consumed >= at:  # only when watched: see _Attention
-                        passed = attention.look(consumed, item)
-                        at = attention.at
+                    if consumed >= at:  # only when watched: see checkpoint.Watch
+                        passed = watch.look(consumed, item)
+                        at = watch.at
                         if passed:
-                            if attention.stop is not None:
+                            if watch.stop is not None:
                                 break
                             continue
                     if isinstance(item, Rejection):
                         letters.add(item)
-                    elif merger is not None:
-                        merger.add(*item)
+                    elif merger is not None and merger.takes(item[2]):
+                        merger.add(item[2])
                     else:
                         index, doc_id, doc = item
                         try:
@@ -410,17 +381,18 @@ class Pipeline:
         except UnsupportedObject as exc:
             result.outcome = "unsupported"
             result.problem = str(exc)
+        merged = 0  # documents the merger indexed (it counts on its own)
         if merger is not None:
             merger.flush()
+            refused.add(merger.failures)
+            merged = merger.stats.indexed
         sink.flush()
         sink.spill_failures()
-        stop = attention.stop
-        if stop is not None:  # out of time: every entry before `stop` is done
-            assert watch is not None and isinstance(reader, SegmentReader)
-            done = sink.stats.indexed - indexed_before
-            result.extra.update(watch.suspend(ref, segment, fmt, reader, stop, consumed, done))
+        if watch.stop is not None:  # out of time: every entry before `stop` is done
+            done = sink.stats.indexed - indexed_before + merged
+            result.extra.update(watch.suspend(watch.stop, consumed, done))
             result.outcome = "continued"
-        result.documents = sink.stats.indexed - indexed_before
+        result.documents = sink.stats.indexed - indexed_before + merged
         result.lines = reader.lines_read
         result.bytes_in, result.bytes_out = reader.bytes_in, reader.bytes_out
         result.rejected = letters.rejected
