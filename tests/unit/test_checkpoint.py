@@ -16,20 +16,22 @@ from hypothesis import strategies as st
 from logferry.config import ResumeSettings
 from logferry.formats import FORMATS
 from logferry.ingest.checkpoint import (
-    LINES,
-    STREAM,
     BudgetSpent,
     Continuations,
-    Segment,
-    SegmentReader,
-    WorkParts,
     continuation_message,
-    deadletter_ref,
-    resume_mode,
     segment_from_message,
 )
 from logferry.ingest.notifications import continuation_of, refs_from_message
+from logferry.ingest.parts import WorkParts
 from logferry.ingest.reader import LineReader
+from logferry.ingest.segments import (
+    LINES,
+    STREAM,
+    Segment,
+    SegmentReader,
+    deadletter_ref,
+    resume_mode,
+)
 from logferry.model import Document, ObjectRef, Rejection
 from tests.conftest import examples
 

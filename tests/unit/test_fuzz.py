@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 
 from logferry.config import Settings
 from logferry.formats import FORMATS
-from logferry.ingest.checkpoint import LINES, resume_mode
 from logferry.ingest.deadletter import StreamDeadLetters
 from logferry.ingest.objects import LocalFiles
 from logferry.ingest.pipeline import Pipeline
 from logferry.ingest.reader import LineReader
+from logferry.ingest.segments import LINES, resume_mode
 from logferry.model import Document, ObjectRef, ParseContext, Rejection, UnsupportedObject
 from logferry.output.sink import BulkSink
 from tests.conftest import REALWORLD, examples
