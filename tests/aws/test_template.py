@@ -1008,7 +1008,8 @@ def test_sam_build_produces_the_function_and_layer_artifacts(sam_build: Path) ->
     assert not list(python.glob("logferry/**/*.so")), "this machine's compiled parsers shipped"
     # ParsersLayer: every compiled module of layers/native/compile.py, for the same runtime
     compiled = _layer(build, "ParsersLayer") / "logferry" / "formats"
-    expected = {f"{name}.{suffix}" for name in (*_native_modules(), "native__mypyc")}
+    shared = native_compile_script().SHARED
+    expected = {f"{name}.{suffix}" for name in (*_native_modules(), *shared, "native__mypyc")}
     assert {path.name for path in compiled.iterdir()} == expected
     for function in ("IngestFunction", "SetupFunction"):
         assert (build / function / "app.py").is_file()

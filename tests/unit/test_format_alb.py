@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logferry.formats import FORMATS, format_for_content, format_for_key
-from logferry.formats.alb import FORMAT, fields_2026, tokenize, tokenize_exact
+from logferry.formats.alb import FORMAT, fields_2026
 from logferry.formats.base import LineFormat
+from logferry.formats.elb import tokenize, tokenize_exact
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
 from tests.conftest import REALWORLD, examples
 

@@ -35,7 +35,7 @@ def parse(format_name: str, files: list[Path], pure: bool) -> subprocess.Complet
 
 
 def test_the_busy_formats_run_compiled() -> None:
-    for name in COMPILE.MODULES:
+    for name in (*COMPILE.MODULES, *COMPILE.SHARED):
         module = importlib.import_module(f"logferry.formats.{name}")
         assert str(module.__file__).endswith(SUFFIX), f"{name} runs from its source: {REBUILD}"
 
@@ -55,7 +55,8 @@ def test_the_compiled_build_is_newer_than_every_source_it_was_made_from() -> Non
 
 
 def test_pure_python_switch_imports_every_format_from_its_source() -> None:
-    names = ", ".join(repr(name) for name in COMPILE.MODULES)
+    compiled = (*COMPILE.MODULES, *COMPILE.SHARED)
+    names = ", ".join(repr(name) for name in compiled)
     script = (
         "import importlib\n"
         f"for name in ({names},):\n"
@@ -66,7 +67,7 @@ def test_pure_python_switch_imports_every_format_from_its_source() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
     )
     files = result.stdout.split()
-    assert len(files) == len(COMPILE.MODULES)
+    assert len(files) == len(compiled)
     assert all(path.endswith(".py") for path in files), files
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from logferry.formats import FORMATS, get_format
-from logferry.formats.alb import is_iso_utc
+from logferry.formats.elb import is_iso_utc
 from logferry.formats.times import is_canonical_utc
 from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection

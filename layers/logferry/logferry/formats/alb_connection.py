@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from ..model import ParseError, Source
-from .alb import is_iso_utc, iso_utc, looks_like_ip, port, tls_into, tokenize
 from .base import DATE, FLOAT, IP, KEYWORD, LineFormat, obj
+from .elb import is_iso_utc, iso_utc, looks_like_ip, port, tls_into, tokenize
 
 MIN_FIELDS = 11  # 2023 lines end at tls_verify_status
 KNOWN_FIELDS = 15

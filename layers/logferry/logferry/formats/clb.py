@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 
 from ..model import ParseError, Source
-from .alb import (
+from .base import FLOAT, INTEGER, KEYWORD, LONG, LineFormat, obj
+from .elb import (
     host_port,
     is_iso_utc,
     iso_utc,
@@ -23,7 +24,6 @@ from .alb import (
     tls_into,
     tokenize,
 )
-from .base import FLOAT, INTEGER, KEYWORD, LONG, LineFormat, obj
 
 MIN_FIELDS = 12  # lines before 2015 end after the request
 KNOWN_FIELDS = 15

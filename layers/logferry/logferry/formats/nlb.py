@@ -14,7 +14,6 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from ..model import ParseError, Source
-from .alb import is_iso_utc
 from .base import (
     DATE,
     INTEGER,
@@ -25,6 +24,7 @@ from .base import (
     split_host_port,
     to_int,
 )
+from .elb import is_iso_utc
 
 V1_FIELDS = 18
 V2_FIELDS = 22

@@ -5,7 +5,7 @@ date that exists (year 1 to 9999). The daily index is named after the first ten 
 anything else (an ISO week date, an ordinal date, an offset, a space for the `T`, other scripts'
 digits, February 30) would name an index of its own, or a wrong one. Formats that read times
 on every line keep a cache of the ones seen lately and check here only on a miss; ELB's own
-check (alb.is_iso_utc) is the same as `is_canonical_utc`, kept there for its compiled hot path.
+check (elb.is_iso_utc) is the same as `is_canonical_utc`, kept there for its compiled hot path.
 """
 
 from __future__ import annotations
