@@ -7,7 +7,7 @@ import json
 import pytest
 
 from logferry.formats import format_for_content, format_for_key
-from logferry.formats.base import split_host_port
+from logferry.formats.elb import host_port
 from logferry.formats.nlb import FORMAT as NLB
 from logferry.model import ParseError
 from tests.conftest import REALWORLD
@@ -197,4 +197,13 @@ def test_agrees_with_elastic_on_the_fields_both_sides_have() -> None:
 def test_host_port_rejects_what_is_not_ip_colon_decimal_port(value: str) -> None:
     # "²" passes str.isdigit() but not int(): it must be a ParseError, not a parser crash.
     with pytest.raises(ParseError, match="expected ip:port"):
-        split_host_port(value)
+        host_port(value, strict=False)
+
+
+def test_host_port_is_strict_only_for_alb_and_clb() -> None:
+    # NLB's check, as it always was: the null marker as a host, any decimal port, no field named
+    assert host_port("-:70000", strict=False) == ("-", 70000)
+    with pytest.raises(ParseError, match=r"^client:port: expected ip:port, got '-:80'$"):
+        host_port("-:80", "client:port")
+    with pytest.raises(ParseError, match=r"^client:port: port out of range in '1\.2\.3\.4:70000'$"):
+        host_port("1.2.3.4:70000", "client:port")

@@ -162,14 +162,6 @@ def line_rejection(lineno: int, line: str, exc: Exception) -> Rejection:
 # -- helpers ----------------------------------------------------------------------------
 
 
-def split_host_port(value: str) -> tuple[str, int]:
-    """Split "ip:port" on the last colon (IPv6 addresses are logged without brackets)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdecimal():
-        raise ParseError(f"expected ip:port, got {value[:80]!r}")
-    return host, int(port)
-
-
 def to_int(value: str, field: str) -> int | None:
     """An integer field, or None for the null marker "-"."""
     if value == "-":

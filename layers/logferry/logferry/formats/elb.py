@@ -95,9 +95,20 @@ def iso_utc(value: str, field: str) -> str:
     return value
 
 
-def host_port(value: str, field: str) -> tuple[str, int]:
-    """Split "ip:port" on the last colon (ELB writes IPv6 addresses without brackets)."""
+def host_port(value: str, field: str = "", strict: bool = True) -> tuple[str, int]:
+    """Split "ip:port" on the last colon (ELB writes IPv6 addresses without brackets); the
+    reason for a bad value names `field`, when given.
+
+    Strict (ALB, CLB): a host that is not the null marker, a port of 0 to 65535 in ASCII digits.
+    Not strict (NLB, which checks its fields inline and comes here for the reason of a bad
+    one): a host, and a port of decimal digits.
+    """
     host, _, port = value.rpartition(":")
+    if not strict:
+        if not host or not port.isdecimal():
+            where = f"{field}: " if field else ""
+            raise ParseError(f"{where}expected ip:port, got {value[:80]!r}")
+        return host, int(port)
     if not host or host == "-" or not port.isdecimal() or not port.isascii() or len(port) > 5:
         raise ParseError(f"{field}: expected ip:port, got {value[:80]!r}")
     number = int(port)

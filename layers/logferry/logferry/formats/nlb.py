@@ -21,10 +21,9 @@ from .base import (
     LONG,
     LineFormat,
     obj,
-    split_host_port,
     to_int,
 )
-from .elb import is_iso_utc
+from .elb import host_port, is_iso_utc
 
 V1_FIELDS = 18
 V2_FIELDS = 22
@@ -118,8 +117,8 @@ class NlbFormat(LineFormat):
         client_ip, _, client_port = client.rpartition(":")
         dest_ip, _, dest_port = dest.rpartition(":")
         if not (client_ip and dest_ip and client_port.isdecimal() and dest_port.isdecimal()):
-            split_host_port(client)  # raises with the reason
-            split_host_port(dest)
+            host_port(client, strict=False)  # raises with the reason
+            host_port(dest, strict=False)
         version = TLS_VERSIONS.get(protocol)
         # Dict literals where the keys are known (one instruction builds them) rather than a
         # key stored at a time: the usual line takes the literal of each branch.
