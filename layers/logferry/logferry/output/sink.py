@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -195,7 +196,9 @@ class BulkSink:
     @property
     def backoff(self) -> Backoff:
         """The backoff of this sink's retries (its fields, as they are now)."""
-        return Backoff(self.base_backoff, self.max_backoff, self.remaining, self.sleep)
+        return Backoff(
+            self.base_backoff, self.max_backoff, self.remaining, self.sleep, random.uniform
+        )
 
     def start_object(self) -> None:
         """A new object begins: its retry allowance starts afresh."""
