@@ -4,6 +4,7 @@ found by `logferry search`; CloudWatch Logs objects from Firehose through pipeli
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -19,6 +20,7 @@ from logferry.config import Settings
 from logferry.ingest.deadletter import StreamDeadLetters
 from logferry.ingest.objects import LocalFiles
 from logferry.ingest.pipeline import ObjectResult, Pipeline
+from logferry.mail.merger import MailMerger
 from logferry.mail.search import criteria_from, format_hits, search
 from logferry.mail.transactions import transaction_id
 from logferry.model import ObjectRef
@@ -98,8 +100,11 @@ def ingest(index_prefix: str, opensearch_url: str, os_client: Any) -> Any:
     settings = Settings(
         opensearch_url=opensearch_url, index_prefix=index_prefix, accept_days_back=HISTORY_DAYS
     )
-    sink = BulkSink(BulkTransport(os_client))
-    pipeline = Pipeline(settings, LocalFiles(), sink, StreamDeadLetters())
+    transport = BulkTransport(os_client)
+    mail = functools.partial(
+        MailMerger, transport, index_prefix, queue_days=settings.mail_queue_days
+    )
+    pipeline = Pipeline(settings, LocalFiles(), BulkSink(transport), StreamDeadLetters(), mail=mail)
 
     def run(path: Path) -> ObjectResult:
         result = pipeline.ingest(ObjectRef("", str(path)))

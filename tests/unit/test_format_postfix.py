@@ -14,7 +14,8 @@ from logferry.formats import format_for_content
 from logferry.formats.postfix import FORMAT as POSTFIX
 from logferry.formats.postfix import is_postfix_qid, parse_postfix_message
 from logferry.formats.syslog import SyslogClock, parse_envelope, utc_from_iso
-from logferry.mail.transactions import SKIP, STANDALONE, TX, transaction_id
+from logferry.mail.reducer import SKIP, STANDALONE, TX
+from logferry.mail.transactions import TxDocument, transaction_id
 from logferry.model import Document, ObjectRef, ParseContext, ParseError, Rejection
 from tests.conftest import REALWORLD
 
@@ -176,7 +177,7 @@ def test_skipped_lines_are_counted_not_rejected() -> None:
         (3, "postfix/smtpd", "7EE668039: client=unknown[192.0.2.1]"),
     ]
     out, reducer = POSTFIX.parse_messages(items, "2011-12-15T00:00:00Z", "mx1")
-    assert [type(o) for o in out] == [Document]
+    assert [type(o) for o in out] == [TxDocument]  # one transaction, nothing rejected
     assert reducer.skipped == {"connect": 1, "statistics": 1}
     assert reducer.transaction_lines == 1
 

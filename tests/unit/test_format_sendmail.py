@@ -12,8 +12,8 @@ import pytest
 from logferry.formats import format_for_content
 from logferry.formats.sendmail import FORMAT as SENDMAIL
 from logferry.formats.sendmail import parse_sendmail_message, seconds, split_relay
+from logferry.mail.reducer import SKIP
 from logferry.mail.search import format_transaction
-from logferry.mail.transactions import SKIP
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
 from tests.conftest import REALWORLD
 

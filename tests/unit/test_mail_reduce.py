@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from logferry.formats.postfix import FORMAT as POSTFIX
 from logferry.formats.sendmail import FORMAT as SENDMAIL
+from logferry.mail.reducer import MailReducer
 from logferry.mail.search import build_query, criteria_from, format_hits, parse_when
-from logferry.mail.transactions import MailReducer, Tx, belongs, status_class
+from logferry.mail.transactions import Tx, belongs, status_class
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
 from tests.conftest import REALWORLD, examples
 

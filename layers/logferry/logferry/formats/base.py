@@ -29,6 +29,10 @@ class LogFormat:
     key_pattern: ClassVar[re.Pattern[str] | None] = None
     # Properties this format adds to the logs-* index template (merged with COMMON_MAPPING).
     mapping: ClassVar[Mapping] = {}
+    # Whether some of its documents are parts of one entity spread over many objects (a mail
+    # transaction), to be merged with what is already indexed instead of overwriting it: the
+    # pipeline hands those to its merger (logferry.mail.merger.MailMerger), not to the sink.
+    merges: ClassVar[bool] = False
 
     @property
     def dataset(self) -> str:
@@ -56,20 +60,6 @@ class LogFormat:
         same outcome per line as `parse_object`. None (the default): the pipeline iterates
         `parse_object`."""
         return None
-
-    def merger(self, sink: Any, index_prefix: str, queue_days: int) -> DocumentMerger | None:
-        """Hook for documents that are parts of one entity spread over many objects (a mail
-        transaction): a per-object merger that writes them merged with what is already
-        indexed, through `sink`. None (the default): documents are indexed as they are."""
-        return None
-
-
-class DocumentMerger(Protocol):
-    """Takes an object's documents instead of the sink; `flush` writes them, merged."""
-
-    def add(self, index: str, doc_id: str, doc: Document) -> None: ...
-
-    def flush(self) -> None: ...
 
 
 class LineFormat(LogFormat):
@@ -181,8 +171,28 @@ def to_float(value: str, field: str) -> float | None:
         raise ParseError(f"{field}: expected a number, got {value[:80]!r}") from None
 
 
+# TLS versions as the services write them -> ECS tls.version: ELB, CloudFront and S3 write
+# TLSv1 to TLSv1.3 (S3's documented examples print TLSV1.1), NLB tlsv10 to tlsv13. The one table
+# of every format: the busy ones look a value up here on each line, and take `tls_version` for
+# a spelling it lacks.
+TLS_VERSIONS: dict[str, str] = {
+    "TLSv1": "1.0",
+    "TLSv1.1": "1.1",
+    "TLSv1.2": "1.2",
+    "TLSv1.3": "1.3",
+    "TLSV1.1": "1.1",
+    "tlsv10": "1.0",
+    "tlsv11": "1.1",
+    "tlsv12": "1.2",
+    "tlsv13": "1.3",
+}
+
+
 def tls_version(protocol: str) -> str | None:
     """ECS tls.version ("1.2") from "TLSv1.2", "tlsv12", "TLSv1" and kin; None for "-"."""
+    known = TLS_VERSIONS.get(protocol)
+    if known is not None:
+        return known
     text = protocol.lower()
     if not text.startswith("tlsv"):
         return None

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from ..ingest.reader import LineReader, ObjectProblem
-from ..mail.transactions import MailMerger, MailReducer
+from ..mail.reducer import MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection
 from .base import LogFormat
 from .postfix import MAIL_MAPPING, is_postfix_qid, parse_postfix_message
@@ -85,6 +85,7 @@ class CloudWatchMailFormat(LogFormat):
     name = "cloudwatch-mail"
     index_source = "mail"
     mapping = MAIL_MAPPING
+    merges = True
 
     @property
     def dataset(self) -> str:
@@ -158,9 +159,6 @@ class CloudWatchMailFormat(LogFormat):
                 return Rejection(position, "log event without a time", message)
             ts, host, program, text = ts_or_none, stream, program_of(message), message
         return reducer.feed(position, ts, host, program, text, message)
-
-    def merger(self, sink: Any, index_prefix: str, queue_days: int) -> MailMerger:
-        return MailMerger(sink, index_prefix, queue_days=queue_days)
 
 
 FORMAT = CloudWatchMailFormat()

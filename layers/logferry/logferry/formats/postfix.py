@@ -23,17 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ..mail.transactions import (
-    SKIP,
-    STANDALONE,
-    TX,
-    MailLine,
-    MailMerger,
-    MailReducer,
-    MessageParser,
-    clean_ip,
-    family,
-)
+from ..mail.reducer import SKIP, STANDALONE, TX, MailLine, MailReducer, MessageParser, family
+from ..mail.transactions import clean_ip
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from .base import BOOLEAN, DATE, FLOAT, INTEGER, IP, KEYWORD, LONG, LogFormat, obj
 from .base import Mapping as IndexMapping
@@ -370,6 +361,7 @@ class MailFormat(LogFormat):
 
     index_source = "mail"
     mapping = MAIL_MAPPING
+    merges = True
     families: tuple[str, ...] = ()
     parsers: Mapping[str, MessageParser] = {}
 
@@ -420,9 +412,6 @@ class MailFormat(LogFormat):
                 out.append(item)
         out.extend(reducer.finish())
         return out, reducer
-
-    def merger(self, sink: Any, index_prefix: str, queue_days: int) -> MailMerger:
-        return MailMerger(sink, index_prefix, queue_days=queue_days)
 
 
 class PostfixFormat(MailFormat):

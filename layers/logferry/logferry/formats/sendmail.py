@@ -22,7 +22,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..mail.transactions import SKIP, STANDALONE, TX, MailLine, clean_ip
+from ..mail.reducer import SKIP, STANDALONE, TX, MailLine
+from ..mail.transactions import clean_ip
 from ..model import ParseError, Source
 from .postfix import MailFormat, unbracket
 

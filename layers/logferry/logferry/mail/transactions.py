@@ -1,35 +1,13 @@
 """Mail transactions: the many log lines of one message on one server, as one document.
 
-A mail server logs one transaction (one queue id on one host) over many lines, from several
-daemons, and a deferred message over days and so over many objects. Here:
-
-- `MailReducer` folds the lines of one object into transaction fragments, one per
-  (host, queue id) — and a new one when a queue id is reused: after postfix's `removed`, or
-  after a silence longer than the queue lifetime. Lines outside any transaction are counted by
-  category and not indexed; rejections before a queue id exists (`NOQUEUE: reject`) are
-  documents of their own.
-- `Tx` is a transaction (or a fragment of one) with a lossless round trip to and from its
-  document, and `absorb` merges two of them: recipient attempts de-duplicated by
-  (address, status, @timestamp, relay), the earliest values kept, times widened.
-- `MailMerger` writes fragments into OpenSearch merged with what is already indexed.
-
-Where a transaction lives: in the daily index of its first-seen time, under the `_id`
-`transaction_id(host, queue id, first-seen UTC day)`. Index and id both follow from the first
-line, so a fragment finds any earlier or later part of its transaction with a realtime
-multi-get of the ids and indices for every day within the queue lifetime (default 5 days,
-LOGFERRY_MAIL_QUEUE_DAYS) around its own lines: no search, no refresh, no scripting. The
-first-seen day in the id is also what keeps a recycled queue id apart, together with the
-rules of `belongs` (after `removed`, or too far apart in time, is another transaction). Its
-limit: two transactions with the same queue id on the same host within one queue lifetime
-and without a `removed` line between them are taken for one. sendmail queue ids and postfix
-long queue ids embed their creation time, so for them this never happens.
-
-When a fragment older than the stored document arrives late (objects processed out of
-order), the merged document moves to the earlier day: written there first, then the later
-copy is deleted. Every write is conditional (create, or if_seq_no/if_primary_term); a
-conflict means another writer got there first, and the fragment is merged again. A fragment
-that created a new document is looked up once more afterwards, so two writers that each
-created a part concurrently find each other and fold into one.
+`Tx` is a transaction (or a fragment of one: a deferred message is logged over days, so over
+many objects) with a lossless round trip to and from its document; `absorb` merges two parts
+(recipient attempts de-duplicated by (address, status, @timestamp, relay), the earliest values
+kept, times widened) and `belongs` says whether two parts with the same host and queue id are
+one transaction. A transaction lives in the daily index of its first-seen day under
+`transaction_id(host, queue id, first-seen UTC day, slot)`. `TxDocument` is a fragment's
+document as the reducer (logferry.mail.reducer) yields it, carrying its `Tx`: the merger
+(logferry.mail.merger) takes that transaction as it is instead of reading the document back.
 """
 
 from __future__ import annotations
@@ -37,18 +15,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import logging
-import random
-from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
-from ..model import Document, ParseError, Rejection, Source
-from ..output.indices import index_name
-
-log = logging.getLogger(__name__)
+from ..model import Document, Source
 
 # postfix maximal_queue_lifetime and sendmail Timeout.queuereturn both default to 5 days.
 DEFAULT_QUEUE_DAYS = 5
@@ -57,31 +28,9 @@ DEFAULT_QUEUE_DAYS = 5
 # a further one is merged into the last (postfix short ids only; a rare limit).
 SLOTS = 3
 
-# What a message parser makes of one line: (kind, key, data).
-SKIP = 0  # understood, not part of a transaction: key = category, counted and not indexed
-TX = 1  # part of transaction `key` (its queue id); data = what the line adds
-STANDALONE = 2  # a document of its own (rejected before a queue id existed); data = source
-MailLine = tuple[int, str, dict[str, Any] | None]
-# (daemon, message) -> MailLine; raises ParseError for a malformed line.
-MessageParser = Callable[[str, str], MailLine]
-
-DATASETS = {"postfix": "mail.postfix", "sendmail": "mail.sendmail"}
-
 # postfix statuses, and what sendmail's free-text stat= amounts to.
 SUCCESS = frozenset({"sent", "deliverable"})
 FAILURE = frozenset({"bounced", "expired", "undeliverable", "failed"})
-
-
-def family(program: str) -> str | None:
-    """The family of a syslog program tag: "postfix", "sendmail", or None for others.
-
-    `postfix/smtpd`, `postfix-incoming/qmgr`, `postfix/submission/smtpd`; `sendmail`,
-    `sm-mta`, `sm-msp-queue`, `sm-acceptingconnections` (a process title)."""
-    if program.startswith("postfix"):
-        return "postfix"
-    if program == "sendmail" or program.startswith("sm-"):
-        return "sendmail"
-    return None
 
 
 def transaction_id(host: str, qid: str, day: str, slot: int = 0) -> str:
@@ -435,8 +384,8 @@ class Tx:
             tx.add_reject(dict(entry))
         return tx
 
-    def document(self) -> Document:
-        return Document(self.source(), self.position, doc_id=self.doc_id)
+    def document(self) -> TxDocument:
+        return TxDocument(self.source(), self.position, doc_id=self.doc_id, tx=self)
 
 
 def _sort_key(entry: Source) -> tuple[str, str, str, str]:
@@ -459,342 +408,9 @@ def belongs(a: Tx, b: Tx, window: timedelta) -> bool:
     return moment(a.first) <= moment(b.last) + window and moment(b.first) <= moment(a.last) + window
 
 
-# -- reducing the lines of one object ------------------------------------------------------
+@dataclass(slots=True)
+class TxDocument(Document):
+    """A transaction's document, with the transaction it was made from (not to be changed):
+    the merger works on that, not on the document read back."""
 
-
-class MailReducer:
-    """Folds one object's mail lines into transaction fragments and standalone documents.
-
-    `feed` returns at once what needs no more context (a standalone document, a
-    rejection); `finish` returns the transactions. `skipped` counts the lines understood
-    as outside any transaction, by category.
-    """
-
-    def __init__(
-        self,
-        parsers: Mapping[str, MessageParser],
-        *,
-        queue_days: int = DEFAULT_QUEUE_DAYS,
-        keep_original: bool = False,
-    ) -> None:
-        self.parsers = parsers
-        self.window = timedelta(days=queue_days)
-        self.keep_original = keep_original
-        self.skipped: dict[str, int] = {}
-        self.transaction_lines = 0
-        self._open: dict[tuple[str, str], Tx] = {}
-        self._done: list[Tx] = []
-
-    def feed(
-        self, position: int, ts: str, host: str, program: str, message: str, raw: str
-    ) -> Document | Rejection | None:
-        kind = family(program)
-        parser = self.parsers.get(kind) if kind else None
-        if parser is None:
-            expected = " or ".join(sorted(self.parsers))
-            return Rejection(position, f"program {program[:60]!r} is not {expected}", raw)
-        return self.feed_parsed(position, ts, host, kind or "", program, message, raw, parser)
-
-    def feed_parsed(
-        self,
-        position: int,
-        ts: str,
-        host: str,
-        kind: str,
-        program: str,
-        message: str,
-        raw: str,
-        parser: MessageParser,
-    ) -> Document | Rejection | None:
-        daemon = program.rpartition("/")[2]
-        try:
-            what, key, data = parser(daemon, message)
-        except ParseError as exc:
-            return Rejection(position, str(exc), raw)
-        except Exception as exc:  # a parser bug must cost one line, not the object
-            return Rejection(position, f"parser error: {type(exc).__name__}: {exc}", raw)
-        if what == SKIP:
-            self.skipped[key] = self.skipped.get(key, 0) + 1
-            return None
-        dataset = DATASETS[kind]
-        if what == STANDALONE:
-            assert data is not None
-            return Document(self._standalone(data, ts, host, dataset, raw), position)
-        self.transaction_lines += 1
-        tx = self._open.get((host, key))
-        if tx is None or tx.closed_before(ts) or self._too_far(tx, ts):
-            if tx is not None:
-                self._done.append(tx)
-            tx = self._open[(host, key)] = Tx(host, key, dataset, ts, position)
-        else:
-            tx.see(ts)
-        if data:
-            tx.apply(ts, data)
-        return None
-
-    def _too_far(self, tx: Tx, ts: str) -> bool:
-        if ts[:10] == tx.last[:10] or ts[:10] == tx.first[:10]:
-            return False
-        t = moment(ts)
-        return t > moment(tx.last) + self.window or t < moment(tx.first) - self.window
-
-    def _standalone(self, data: Source, ts: str, host: str, dataset: str, raw: str) -> Source:
-        doc: Source = {"@timestamp": ts}
-        event = data.pop("event")
-        event["dataset"] = dataset
-        doc["event"] = event
-        if host:
-            doc["host"] = {"name": host}
-        doc.update(data)
-        for entry in doc.get("mail", {}).get("rejects", ()):
-            entry["@timestamp"] = ts
-        if self.keep_original:
-            event["original"] = raw
-        return doc
-
-    def finish(self) -> Iterator[Document]:
-        """The transactions of the object, in the order of their first line."""
-        done = self._done + list(self._open.values())
-        self._done, self._open = [], {}
-        slots: dict[tuple[str, str, str], int] = {}
-        for tx in sorted(done, key=lambda t: t.first[:-1]):
-            key = (tx.host, tx.qid, tx.day)
-            tx.slot = min(slots.get(key, 0), SLOTS - 1)
-            slots[key] = tx.slot + 1
-        for tx in sorted(done, key=lambda t: t.position):
-            yield tx.document()
-
-    def log_counts(self, uri: str) -> None:
-        log.info(
-            "mail lines",
-            extra={
-                "object": uri,
-                "transaction_lines": self.transaction_lines,
-                "skipped_lines": dict(self.skipped),
-            },
-        )
-
-
-# -- merging with what is indexed -----------------------------------------------------------
-
-
-class MailMerger:
-    """Writes the transaction documents of one object merged with their indexed parts.
-
-    Other documents (standalone rejections) go to the sink unchanged. Transactions are
-    written by `flush`, with conditional bulk operations and a realtime multi-get; see the
-    module docstring for the scheme.
-    """
-
-    def __init__(
-        self,
-        sink: Any,
-        index_prefix: str,
-        *,
-        queue_days: int = DEFAULT_QUEUE_DAYS,
-        max_rounds: int = 8,
-    ) -> None:
-        self.sink = sink
-        # BulkTransport keeps the OpenSearch client it was given; the multi-get needs it.
-        self.client = sink.transport.client
-        self.prefix = index_prefix
-        self.window = timedelta(days=queue_days)
-        self.max_rounds = max_rounds
-        self._pending: list[Tx] = []
-        self.written = 0
-        self.unchanged = 0
-        self.moved = 0
-        self.conflicts = 0
-
-    def add(self, index: str, doc_id: str, doc: Document) -> None:
-        if doc.doc_id is None:
-            self.sink.add(index, doc_id, orjson.dumps(doc.source))
-        else:
-            self._pending.append(Tx.from_source(doc.source, doc.position))
-
-    def index_for(self, day: str) -> str:
-        return index_name(self.prefix, "mail", day)
-
-    def _candidate_days(self, tx: Tx) -> list[str]:
-        start = moment(tx.first).date() - self.window
-        end = moment(tx.last).date() + self.window
-        days = []
-        while start <= end:
-            days.append(start.isoformat())
-            start += timedelta(days=1)
-        return days
-
-    def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        verify: list[Tx] = []
-        rounds = 0
-        while pending or verify:
-            rounds += 1
-            if rounds > self.max_rounds:
-                from ..output.sink import SinkUnavailable
-
-                raise SinkUnavailable(
-                    f"{len(pending) + len(verify)} mail transactions still conflicting"
-                    f" after {self.max_rounds} rounds"
-                )
-            if not pending:  # everything written: look once more at what we created
-                pending, verify = verify, []
-                retry, _ = self._round(pending, verifying=True)
-            else:
-                retry, created = self._round(pending, verifying=False)
-                verify.extend(created)
-            if retry and rounds > 1:
-                self._backoff(rounds)
-            pending = retry
-
-    def _backoff(self, rounds: int) -> None:
-        delay = random.uniform(0, min(self.sink.max_backoff, self.sink.base_backoff * 2**rounds))
-        if self.sink.remaining() < delay + 1.0:
-            from ..output.sink import SinkUnavailable
-
-            raise SinkUnavailable("time budget spent while merging mail transactions")
-        self.sink.sleep(delay)
-
-    def _mget(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Source, int, int]]:
-        found: dict[tuple[str, str], tuple[Source, int, int]] = {}
-        for start in range(0, len(keys), 5000):
-            docs = [{"_index": i, "_id": d} for i, d in keys[start : start + 5000]]
-            try:
-                response = self.client.mget(body={"docs": docs})
-            except Exception as exc:
-                from ..output.sink import SinkUnavailable
-
-                raise SinkUnavailable(f"mail merge: multi-get failed: {exc}") from exc
-            for item in response.get("docs", []):
-                if item.get("found"):
-                    key = (item["_index"], item["_id"])
-                    found[key] = (item["_source"], item["_seq_no"], item["_primary_term"])
-                elif "error" in item:
-                    error = item["error"]
-                    kind = error.get("type") if isinstance(error, dict) else str(error)
-                    if kind != "index_not_found_exception":
-                        from ..output.sink import SinkUnavailable
-
-                        raise SinkUnavailable(f"mail merge: multi-get error: {error}")
-        return found
-
-    def _round(self, txs: list[Tx], *, verifying: bool) -> tuple[list[Tx], list[Tx]]:
-        """One lookup + write pass; returns (transactions to try again, ones created)."""
-        # One fragment per (host, qid) per round: a second one waits for the first's write.
-        now: list[Tx] = []
-        later_: list[Tx] = []
-        seen: set[tuple[str, str]] = set()
-        for tx in sorted(txs, key=lambda t: t.first[:-1]):
-            key = (tx.host, tx.qid)
-            (later_ if key in seen else now).append(tx)
-            seen.add(key)
-        wanted: dict[int, list[tuple[str, int, tuple[str, str]]]] = {}
-        keys: list[tuple[str, str]] = []
-        for n, tx in enumerate(now):
-            wanted[n] = [
-                (day, slot, (self.index_for(day), transaction_id(tx.host, tx.qid, day, slot)))
-                for day in self._candidate_days(tx)
-                for slot in range(SLOTS)
-            ]
-            keys.extend(key for _, _, key in wanted[n])
-        found = self._mget(sorted(set(keys)))
-        writes: list[tuple[bytes, bytes | None, Tx, list[tuple[str, str, int, int]], bool]] = []
-        for n, tx in enumerate(now):
-            parts: list[tuple[str, int, tuple[str, str]]] = []
-            taken: set[tuple[str, int]] = set()  # slots held by other uses of the queue id
-            merged = tx.copy()
-            for day, slot, key in wanted[n]:
-                if key in found:
-                    stored_tx = Tx.from_source(found[key][0])
-                    if belongs(tx, stored_tx, self.window):
-                        parts.append((day, slot, key))
-                        merged.absorb(stored_tx)
-                    else:
-                        taken.add((day, slot))
-            same_day = [slot for day, slot, _ in parts if day == merged.day]
-            free = [s for s in range(SLOTS) if (merged.day, s) not in taken]
-            merged.slot = min(same_day) if same_day else (free[0] if free else SLOTS - 1)
-            target = (self.index_for(merged.day), merged.doc_id)
-            stored = found.get(target)
-            if stored is not None and target not in {key for _, _, key in parts}:
-                merged.absorb(Tx.from_source(stored[0]))  # slots exhausted: the known limit
-            body = merged.source()
-            others = [(key[0], key[1], *found[key][1:]) for _, _, key in parts if key != target]
-            if stored is not None and stored[0] == body and not others:
-                if not verifying:  # already indexed as it is (a redelivered object)
-                    self.unchanged += 1
-                    self.sink.stats.indexed += 1
-                continue
-            if stored is not None:
-                meta: dict[str, Any] = {"_index": target[0], "_id": target[1]}
-                meta["if_seq_no"], meta["if_primary_term"] = stored[1], stored[2]
-                action = orjson.dumps({"index": meta})
-            else:
-                action = orjson.dumps({"create": {"_index": target[0], "_id": target[1]}})
-            created = stored is None and not verifying and merged.removed is None
-            writes.append((action, orjson.dumps(body), merged, others, created))
-        retry, created_txs = self._write(writes, count=not verifying)
-        return retry + later_, created_txs
-
-    def _write(
-        self,
-        writes: list[tuple[bytes, bytes | None, Tx, list[tuple[str, str, int, int]], bool]],
-        *,
-        count: bool,
-    ) -> tuple[list[Tx], list[Tx]]:
-        retry: list[Tx] = []
-        created: list[Tx] = []
-        if not writes:
-            return retry, created
-        statuses = self._bulk([(action, body) for action, body, _, _, _ in writes])
-        deletes: list[tuple[bytes, bytes | None]] = []
-        delete_owner: list[Tx] = []
-        for (action, body, tx, others, is_new), (status, reason) in zip(
-            writes, statuses, strict=True
-        ):
-            if status < 300:
-                self.written += 1
-                self.sink.stats.indexed += count  # a verifying rewrite is not a new document
-                if is_new:
-                    created.append(tx)
-                for index, doc_id, seq_no, term in others:
-                    meta = {"_index": index, "_id": doc_id, "if_seq_no": seq_no}
-                    meta["if_primary_term"] = term
-                    deletes.append((orjson.dumps({"delete": meta}), None))
-                    delete_owner.append(tx)
-            elif status == 409 or status in (429, 500, 502, 503, 504):
-                self.conflicts += status == 409
-                retry.append(tx)
-            else:
-                self._fail(action, body or b"", status, reason)
-        if deletes:
-            self.moved += len(deletes)
-            for tx, (status, _) in zip(delete_owner, self._bulk(deletes), strict=True):
-                if status == 409 or status in (429, 500, 502, 503, 504):
-                    retry.append(tx)  # changed meanwhile: merge again, converging
-        return retry, created
-
-    def _bulk(self, ops: list[tuple[bytes, bytes | None]]) -> list[tuple[int, str]]:
-        body = b"".join(a + b"\n" + (s + b"\n" if s is not None else b"") for a, s in ops)
-        self.sink.stats.requests += 1
-        try:
-            response = self.sink.transport.bulk(body)
-        except Exception as exc:
-            status = getattr(exc, "status_code", None)
-            if not isinstance(status, int) or status == 429 or status >= 500:
-                return [(503, str(exc))] * len(ops)
-            return [(status, str(exc))] * len(ops)
-        out = []
-        for item in response.get("items", []):
-            result = next(iter(item.values()))
-            error = result.get("error")
-            reason = str(error.get("reason")) if isinstance(error, dict) else str(error or "")
-            out.append((result.get("status", 0), reason))
-        return out
-
-    def _fail(self, action: bytes, body: bytes, status: int, reason: str) -> None:
-        from ..output.sink import FailedDocument
-
-        meta = next(iter(orjson.loads(action).values()))
-        self.sink.stats.failed += 1
-        self.sink.failures.append(FailedDocument(meta["_index"], meta["_id"], body, status, reason))
+    tx: Tx = field(kw_only=True, repr=False, compare=False)

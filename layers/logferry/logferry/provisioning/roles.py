@@ -27,7 +27,7 @@ DASHBOARDS_INDICES = [".kibana", ".kibana_*", ".opensearch_dashboards", ".opense
 
 def writer_role(prefix: str) -> dict[str, Any]:
     """The ingest function: create `<prefix>-*` indices and index into them; on mail indices
-    also what merging a transaction across objects needs (logferry.mail.transactions.MailMerger): a
+    also what merging a transaction across objects needs (logferry.mail.merger.MailMerger): a
     realtime multi-get by id, and deleting the copy a transaction leaves when it moves to an
     earlier day. No search, no reading other indices, no index deletion, no templates.
     Each action here was taken out in turn and the writer's tests failed without it."""
