@@ -34,6 +34,7 @@ from .base import (
     FLOAT,
     KEYWORD,
     LONG,
+    TLS_VERSIONS,
     HeaderLineFormat,
     obj,
     tls_version,
@@ -115,8 +116,6 @@ _TIMESTAMP = re.compile(
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
 )
 _IP_CHARS = "0123456789abcdefABCDEF.:"
-# ssl-protocol values as CloudFront writes them -> ECS tls.version (others: base.tls_version).
-_TLS_VERSIONS = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
 # Delimiters a v2 W3C/plain object may use besides tab, in the order they are tried.
 _DELIMITERS = (" ", ",", "|", ";")
 _ABSENT = -1  # index of the "-" appended to every record: where absent fields point
@@ -340,7 +339,7 @@ def _build(c: list[str], lay: Layout) -> Source:
     value = c[lay.ssl_protocol]
     if value != "-":
         aws["ssl_protocol"] = value
-        version = _TLS_VERSIONS.get(value) or tls_version(value)
+        version = TLS_VERSIONS.get(value) or tls_version(value)
         if version is not None:
             tls["version"] = version
             tls["version_protocol"] = "tls"

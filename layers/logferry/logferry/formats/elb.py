@@ -16,7 +16,7 @@ from datetime import date
 from functools import lru_cache
 
 from ..model import ParseError, Source
-from .base import tls_version
+from .base import TLS_VERSIONS, tls_version
 
 # Slow-path tokenizer, for lines with a backslash or an unbalanced quote. Possessive
 # quantifiers and a quoted field that may end at the end of the line keep it linear on
@@ -28,15 +28,6 @@ _ISO_UTC = re.compile(
     r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z"
 ).fullmatch
-
-# ssl_protocol as ELB writes it -> (ECS tls.version_protocol, tls.version)
-TLS_PROTOCOLS = {
-    "TLSv1": ("tls", "1.0"),
-    "TLSv1.1": ("tls", "1.1"),
-    "TLSv1.2": ("tls", "1.2"),
-    "TLSv1.3": ("tls", "1.3"),
-    "SSLv3": ("ssl", "3.0"),
-}
 
 
 def tokenize(line: str) -> list[str]:
@@ -151,14 +142,13 @@ def tls_into(tls: Source, elb: Source, cipher: str, protocol: str) -> None:
     if cipher != "-":
         tls["cipher"] = cipher
     if protocol != "-":
-        known = TLS_PROTOCOLS.get(protocol)
-        if known is None:
-            version = tls_version(protocol)
-            known = ("tls", version) if version else None
-        if known is None:
-            elb["ssl_protocol"] = protocol
+        version = TLS_VERSIONS.get(protocol) or tls_version(protocol)
+        if version is not None:
+            tls["version_protocol"], tls["version"] = "tls", version
+        elif protocol == "SSLv3":  # ELB's only SSL: ECS names it ssl 3.0
+            tls["version_protocol"], tls["version"] = "ssl", "3.0"
         else:
-            tls["version_protocol"], tls["version"] = known
+            elb["ssl_protocol"] = protocol
 
 
 def request_into(doc: Source, request: str) -> None:

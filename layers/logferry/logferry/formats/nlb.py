@@ -19,6 +19,7 @@ from .base import (
     INTEGER,
     KEYWORD,
     LONG,
+    TLS_VERSIONS,
     LineFormat,
     obj,
     to_int,
@@ -27,8 +28,6 @@ from .elb import host_port, is_iso_utc
 
 V1_FIELDS = 18
 V2_FIELDS = 22
-# tlsv10 .. tlsv13 -> ECS tls.version
-TLS_VERSIONS = {"tlsv10": "1.0", "tlsv11": "1.1", "tlsv12": "1.2", "tlsv13": "1.3"}
 # Numeric fields by position, for the rejection reason.
 NUMBERS = (
     (7, "connection_time"),
@@ -119,7 +118,9 @@ class NlbFormat(LineFormat):
         if not (client_ip and dest_ip and client_port.isdecimal() and dest_port.isdecimal()):
             host_port(client, strict=False)  # raises with the reason
             host_port(dest, strict=False)
-        version = TLS_VERSIONS.get(protocol)
+        # NLB writes tlsv10 .. tlsv13 (the table's lower-case keys): another spelling, even
+        # one the table knows, is not NLB's and is refused.
+        version = TLS_VERSIONS.get(protocol) if protocol.startswith("tlsv") else None
         # Dict literals where the keys are known (one instruction builds them) rather than a
         # key stored at a time: the usual line takes the literal of each branch.
         if version is not None:

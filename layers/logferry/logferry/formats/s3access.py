@@ -18,7 +18,7 @@ import re
 from datetime import datetime
 
 from ..model import ParseError, Source
-from .base import BOOLEAN, KEYWORD, LONG, LineFormat, obj, tls_version
+from .base import BOOLEAN, KEYWORD, LONG, TLS_VERSIONS, LineFormat, obj, tls_version
 from .times import canonical, is_real_date, offset_minutes, to_utc
 
 MIN_FIELDS = 18
@@ -46,8 +46,6 @@ _CLOCK = re.compile(
     r":(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [+-][0-9]{4}"
 )
 _IP_CHARS = "0123456789abcdefABCDEF.:"
-# TLS versions as S3 writes them (the docs' examples print TLSV1.1) -> ECS tls.version.
-_TLS_VERSIONS = {"TLSv1.2": "1.2", "TLSv1.3": "1.3", "TLSv1.1": "1.1", "TLSV1.1": "1.1"}
 _HEX = frozenset("0123456789abcdef")
 # Positions of the numeric fields after Request-URI, with their names.
 _LONGS = ((11, "bytes_sent"), (12, "object_size"), (13, "total_time"), (14, "turnaround_time"))
@@ -222,7 +220,7 @@ class S3AccessFormat(LineFormat):
             doc["user_agent"] = {"original": value}
         value = t[23]
         if value != "-":
-            version = _TLS_VERSIONS.get(value) or tls_version(value)
+            version = TLS_VERSIONS.get(value) or tls_version(value)
             if version is not None:
                 doc["tls"] = {"version": version, "version_protocol": "tls"}
         value = t[20]
