@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from logferry.formats import format_for_content, format_for_key, skip_reason
 from logferry.formats.cloudtrail import FORMAT as CLOUDTRAIL
-from logferry.formats.cloudtrail import CloudTrailFormat, iso_time
+from logferry.formats.cloudtrail import CloudTrailFormat
+from logferry.formats.cloudtrail_records import iso_time
 from logferry.formats.jsonstream import FLAT_LEAF_MAX_BYTES, KEPT_RAW
 from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection

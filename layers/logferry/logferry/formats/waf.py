@@ -30,7 +30,7 @@ from typing import Any
 
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from .base import DATE, INTEGER, KEYWORD, LONG, LogFormat, obj
-from .cloudtrail import ip_or_none
+from .cloudtrail_records import ip_or_none
 from .jsonstream import FLAT, check_serialisable, flat_object_value, json_values, pick
 
 _KNOWN = frozenset(
