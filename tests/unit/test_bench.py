@@ -12,8 +12,8 @@ import pytest
 
 from logferry.formats import FORMATS
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
-from tools.bench import cli as bench
 from tools.bench import generators as benchgen
+from tools.bench import naive, workers
 
 SMALL = 300_000  # bytes of text per generated object
 
@@ -53,16 +53,16 @@ def test_generated_objects_are_cached_gzip_files(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left
 
 
-@pytest.mark.parametrize("name", sorted(bench.NAIVE))
+@pytest.mark.parametrize("name", sorted(naive.NAIVE))
 def test_pipeline_and_naive_runs_read_the_same_lines(name: str, tmp_path: Path) -> None:
     registered(name)
     path = benchgen.write_object(tmp_path, name, SMALL)
-    piped = bench.run_pipeline(name, path)
-    naive = bench.run_naive(name, path)
+    piped = workers.run_pipeline(name, path)
+    baseline = workers.run_naive(name, path)
     assert piped["outcome"] == "indexed" and piped["rejected"] == 0
-    assert piped["lines"] == naive["lines"] > 300
-    assert piped["documents"] == naive["documents"]
-    assert piped["bytes"] == naive["bytes"]
+    assert piped["lines"] == baseline["lines"] > 300
+    assert piped["documents"] == baseline["documents"]
+    assert piped["bytes"] == baseline["bytes"]
     # Every document reached the discarding transport as an action line and a source line.
     assert piped["requests"] >= 1 and piped["body_bytes"] > piped["bytes"]
 
@@ -70,15 +70,15 @@ def test_pipeline_and_naive_runs_read_the_same_lines(name: str, tmp_path: Path) 
 def test_naive_nlb_builds_a_document_comparable_to_the_parser() -> None:
     registered("nlb")
     for line in benchgen.lines("nlb", 50_000):
-        ours, naive = FORMATS["nlb"].parse_line(line), bench.naive_nlb(line)  # type: ignore[attr-defined]
-        assert naive is not None
-        assert naive["@timestamp"] == ours["@timestamp"]
-        assert naive["source"] == ours["source"] and naive["tls"] == ours["tls"]
-        assert naive["aws"]["elb"] == ours["aws"]["elb"]
+        ours, baseline = FORMATS["nlb"].parse_line(line), naive.naive_nlb(line)  # type: ignore[attr-defined]
+        assert baseline is not None
+        assert baseline["@timestamp"] == ours["@timestamp"]
+        assert baseline["source"] == ours["source"] and baseline["tls"] == ours["tls"]
+        assert baseline["aws"]["elb"] == ours["aws"]["elb"]
 
 
 def test_discarding_transport_counts_and_answers_like_a_clean_bulk() -> None:
-    transport = bench.DiscardingTransport()
+    transport = workers.DiscardingTransport()
     assert transport.bulk(b'{"index":{}}\n{}\n') == {"errors": False}
     assert (transport.requests, transport.bytes) == (1, 16)
 
@@ -86,6 +86,6 @@ def test_discarding_transport_counts_and_answers_like_a_clean_bulk() -> None:
 def test_worker_measures_in_a_fresh_process(tmp_path: Path) -> None:
     registered("nlb")
     path = benchgen.write_object(tmp_path, "nlb", SMALL)
-    result = bench.worker("pipeline", path, "--format", "nlb")
+    result = workers.worker("pipeline", path, "--format", "nlb")
     assert result["documents"] == result["lines"] > 300
     assert result["cpu"] > 0 and result["peak_rss_mib"] > 10

@@ -11,9 +11,9 @@ import orjson
 
 from logferry.formats import FORMATS, index_properties
 from logferry.model import Source
-from tools.bench.search import cli as bench_search
+from tools.bench.search import corpus, loading
 
-SHAPE = bench_search.CorpusShape(transactions=100, senders=2_000, recipients=5_000, domains=300)
+SHAPE = corpus.CorpusShape(transactions=100, senders=2_000, recipients=5_000, domains=300)
 
 
 def leaves(doc: Source, path: str = "") -> list[tuple[str, Any]]:
@@ -59,16 +59,16 @@ def fits(kind: str, value: Any) -> bool:
 
 
 def test_the_same_seed_gives_the_same_documents_and_another_seed_others() -> None:
-    first = list(bench_search.documents(SHAPE, per_object=30))
-    second = list(bench_search.documents(SHAPE, per_object=30))
+    first = list(corpus.documents(SHAPE, per_object=30))
+    second = list(corpus.documents(SHAPE, per_object=30))
     assert len(first) == 100
     assert first == second
-    other = bench_search.CorpusShape(**{**SHAPE.__dict__, "seed": SHAPE.seed + 1})
-    assert list(bench_search.documents(other, per_object=30)) != first
+    other = corpus.CorpusShape(**{**SHAPE.__dict__, "seed": SHAPE.seed + 1})
+    assert list(corpus.documents(other, per_object=30)) != first
 
 
 def test_documents_are_mail_transactions_with_unique_ids_inside_the_window() -> None:
-    docs = list(bench_search.documents(SHAPE, per_object=30))
+    docs = list(corpus.documents(SHAPE, per_object=30))
     ids = [doc_id for doc_id, _ in docs]
     assert len(set(ids)) == len(ids)
     start = (SHAPE.end - timedelta(days=SHAPE.days)).isoformat()
@@ -77,7 +77,7 @@ def test_documents_are_mail_transactions_with_unique_ids_inside_the_window() -> 
     for _, source in docs:
         assert source["event"]["dataset"] == "mail.postfix"
         assert start[:19] <= source["@timestamp"][:19] < SHAPE.end.isoformat()[:19]
-        assert source["host"]["name"] in bench_search._HOSTS
+        assert source["host"]["name"] in corpus._HOSTS
         assert "@" in source["email"]["from"]["address"]
         assert source["email"]["to"]["address"]
         if source["event"]["action"] == "transaction":
@@ -89,7 +89,7 @@ def test_every_field_is_declared_by_the_template_with_a_type_its_values_fit() ->
     types = mapped_types(index_properties())
     mail_types = mapped_types(FORMATS["postfix"].mapping)
     seen: set[str] = set()
-    for _, source in bench_search.documents(SHAPE, per_object=30):
+    for _, source in corpus.documents(SHAPE, per_object=30):
         for path, value in leaves(source):
             seen.add(path)
             assert path in types, f"{path} is not in the index template (dynamic mapping)"
@@ -108,8 +108,8 @@ def test_every_field_is_declared_by_the_template_with_a_type_its_values_fit() ->
 
 
 def test_bulk_bodies_name_the_day_index_of_each_document() -> None:
-    docs = list(bench_search.documents(SHAPE, per_object=30))
-    bodies = list(bench_search.bulk_bodies("bench-x", iter(docs), 40))
+    docs = list(corpus.documents(SHAPE, per_object=30))
+    bodies = list(corpus.bulk_bodies("bench-x", iter(docs), 40))
     assert len(bodies) == 3
     lines = b"".join(bodies).splitlines()
     assert len(lines) == 2 * len(docs)
@@ -117,4 +117,4 @@ def test_bulk_bodies_name_the_day_index_of_each_document() -> None:
         meta = orjson.loads(action)["create"]
         day = source["@timestamp"][:10].replace("-", ".")
         assert meta == {"_index": f"bench-x-mail-{day}", "_id": doc_id}
-        assert meta["_index"] in bench_search.day_indices("bench-x", SHAPE)
+        assert meta["_index"] in loading.day_indices("bench-x", SHAPE)
