@@ -54,7 +54,7 @@ class Wiring:
 
     def receive(self) -> list[dict[str, Any]]:
         """Every message moto delivered, as SQS event records for the Lambda handler."""
-        records = []
+        records: list[dict[str, Any]] = []
         while True:
             batch = self.sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
