@@ -76,6 +76,8 @@ class MergeTransport(Protocol):
 
 @dataclass
 class MergeStats:
+    """What one merger did (the bulk sink's SinkStats are not touched)."""
+
     # Fragments of the object now in OpenSearch (written, or found already indexed as they are).
     indexed: int = 0
     written: int = 0  # documents written (a second look's rewrite included)
@@ -296,7 +298,7 @@ class MailMerger:
             status = status_of(exc)
             code = status if isinstance(status, int) else 0
             log.warning("mail merge: bulk request failed (%s): %s", status, exc)
-            return [(classify(status), code, f"request refused: {exc}")] * len(ops)
+            return [(classify(status), code, f"request failed: {exc}")] * len(ops)
         items = response.get("items")
         if not isinstance(items, list) or len(items) != len(ops):
             # Not an answer per operation: nothing can be trusted; merge them all again.
