@@ -14,7 +14,7 @@ read (`DeadLetters.lines`), in parts of at most PART_RECORDS records or PART_BYT
 record keeps the first RAW_KEPT_BYTES of its line with the line's full length and SHA-256
 (replay reads the object again, not the kept text); past `max_rejections_kept` rejections of
 one object the rest are counted, not kept, and one summary record says how many and where.
-Measured (`scripts/bench.py --hostile`): 5,000,000 rejected one-byte lines, or 400 rejected
+Measured (`python -m tools.bench --hostile`): 5,000,000 rejected one-byte lines, or 400 rejected
 lines of 1 MiB, cost the handler no more memory than a valid object.
 """
 

@@ -5,7 +5,7 @@ text and lines, and a multi-MiB `_bulk` body per batch. glibc maps each one as f
 (or trims them off its heap once freed), so every batch pays page faults on memory it just
 gave back. Serving those sizes from the heap and keeping what is freed there removes the
 faults: NLB on the whole path went from 5.9 to 5.2 us a line, 0.46 page faults a line to none
-(`scripts/bench.py` prints it as the "heap kept" row). The cost is that up to TRIM_BYTES of
+(`python -m tools.bench` prints it as the "heap kept" row). The cost is that up to TRIM_BYTES of
 freed memory stays in the process; the memory benchmark's peak RSS includes it.
 
 A process-wide setting: the entry points that ingest call it (the Lambda at cold start, the

@@ -24,10 +24,11 @@ from ..mail.merger import MailMerger
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
 from ..output.sink import BulkSink
-from .checkpoint import Continuations, Segment, SegmentReader, Unwatched, Watch, deadletter_ref
+from .checkpoint import Continuations, Unwatched, Watch
 from .deadletter import DeadLetters, LineLetters, object_record
 from .objects import ObjectGone, ObjectSource
 from .reader import LineReader
+from .segments import Segment, SegmentReader, deadletter_ref
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Small steps keep the compressed input, the inflated block, its text and its lines in the CPU
 # caches. Through the reader alone, going from 1 MiB / 4 MiB to 128 KiB / 1 MiB took ALB from
 # 3.47 to 2.18 us a line and VPC flow from 0.87 to 0.67 (200 MB objects, fresh processes,
-# medians of 5); NLB moved within the noise. scripts/bench.py prints both as "reader" rows.
+# medians of 5); NLB moved within the noise. python -m tools.bench prints both as "reader" rows.
 READ_SIZE = 128 << 10
 # Upper bound of decompressed bytes produced from one input step: bounds memory on a bomb.
 INFLATE_STEP = 1 << 20

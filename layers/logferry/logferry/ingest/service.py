@@ -15,6 +15,7 @@ replay` drains it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -22,13 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
+from ..mail.merger import MailMerger
 from ..model import ObjectRef
+from ..output.retry import Backoff
 from ..output.sink import BulkSink, BulkTransport, SinkUnavailable
-from .checkpoint import BudgetSpent, Continuations, Segment, segment_from_message
+from .checkpoint import BudgetSpent, Continuations, segment_from_message
 from .deadletter import DeadLetters, S3DeadLetters, StreamDeadLetters, object_record
 from .notifications import MalformedNotification, continuation_of, refs_from_message
 from .objects import ObjectSource, ObjectUnavailable, S3Objects
 from .pipeline import ObjectResult, Pipeline
+from .segments import Segment
 
 __all__ = ["RESERVE_SECONDS", "BudgetSpent", "IngestService", "wire"]
 
@@ -73,12 +77,25 @@ def wire(
     watched: one too big for it is continued through `sqs` when `settings.resume` names a queue,
     or its message returns to the queue; without one, every object is read to its end."""
     left = remaining or _unlimited
+
+    def budget() -> float:
+        return left() - RESERVE_SECONDS
+
+    transport = BulkTransport(opensearch)
     sink = BulkSink(
-        BulkTransport(opensearch),
+        transport,
         max_bytes=settings.bulk_max_bytes,
         max_docs=settings.bulk_max_docs,
-        remaining=lambda: left() - RESERVE_SECONDS,
+        remaining=budget,
         concurrency=settings.bulk_concurrency,
+    )
+    # Mail transactions are merged with what is indexed, by a merger of their own per object.
+    mail = functools.partial(
+        MailMerger,
+        transport,
+        settings.index_prefix,
+        queue_days=settings.mail_queue_days,
+        backoff=Backoff(remaining=budget),
     )
     deadletters: DeadLetters = (
         S3DeadLetters(s3, settings.deadletter_bucket, settings.deadletter_prefix)
@@ -91,7 +108,13 @@ def wire(
         else None
     )
     return Pipeline(
-        settings, objects, sink, deadletters, format_name=format_name, continuations=continuations
+        settings,
+        objects,
+        sink,
+        deadletters,
+        format_name=format_name,
+        continuations=continuations,
+        mail=mail,
     )
 
 
