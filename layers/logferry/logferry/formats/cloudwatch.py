@@ -30,7 +30,8 @@ from ..ingest.reader import LineReader, ObjectProblem
 from ..mail.reducer import MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection
 from .base import LogFormat
-from .postfix import MAIL_MAPPING, is_postfix_qid, parse_postfix_message
+from .mailbase import MAIL_MAPPING
+from .postfix import is_postfix_qid, parse_postfix_message
 from .sendmail import is_sendmail_qid, parse_sendmail_message
 from .syslog import SyslogClock, parse_envelope
 from .times import canonical

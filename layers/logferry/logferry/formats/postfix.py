@@ -20,60 +20,12 @@ NOQUEUE lines carry space-separated `from=<> to=<> proto= helo=<>` (postscreen: 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ..mail.reducer import SKIP, STANDALONE, TX, MailLine, MailReducer, MessageParser, family
+from ..mail.reducer import SKIP, STANDALONE, TX, MailLine
 from ..mail.transactions import clean_ip
-from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
-from .base import BOOLEAN, DATE, FLOAT, INTEGER, IP, KEYWORD, LONG, LogFormat, obj
-from .base import Mapping as IndexMapping
-from .syslog import SyslogClock, looks_like_syslog, parse_envelope
-
-# email.* and mail.* of every mail document (postfix, sendmail, CloudWatch-delivered).
-MAIL_MAPPING: IndexMapping = {
-    "event": obj(category=KEYWORD, reason=KEYWORD),
-    "email": obj(
-        local_id=KEYWORD,
-        message_id=KEYWORD,
-        to=obj(address=KEYWORD),
-        **{"from": obj(address=KEYWORD)},
-    ),
-    "mail": obj(
-        recipients=obj(
-            address=KEYWORD,
-            orig_to=KEYWORD,
-            relay=KEYWORD,
-            relay_ip=IP,
-            relay_port=INTEGER,
-            status=KEYWORD,
-            response=KEYWORD,
-            dsn=KEYWORD,
-            delay=FLOAT,
-            delays=KEYWORD,
-            mailer=KEYWORD,
-            **{"@timestamp": DATE},
-        ),
-        rejects=obj(
-            action=KEYWORD,
-            command=KEYWORD,
-            address=KEYWORD,
-            code=INTEGER,
-            dsn=KEYWORD,
-            reason=KEYWORD,
-            **{"@timestamp": DATE},
-        ),
-        size=LONG,
-        nrcpt=INTEGER,
-        sasl_username=KEYWORD,
-        sasl_method=KEYWORD,
-        helo=KEYWORD,
-        removed=DATE,
-        expired=BOOLEAN,
-        client_may_be_forged=BOOLEAN,
-        notification_ids=KEYWORD,
-    ),
-}
+from ..model import ParseError, Source
+from .mailbase import MailFormat, unbracket
 
 _HEX = "0123456789ABCDEF"
 _NOTIFICATION = " notification: "
@@ -92,13 +44,6 @@ def is_postfix_qid(value: str) -> bool:
     if 6 <= n <= 20 and not value.strip(_HEX):
         return True
     return 12 <= n <= 20 and value[10] == "z" and value.isascii() and value.isalnum()
-
-
-def unbracket(value: str) -> str:
-    """`<a@b>` -> `a@b` (postfix and sendmail bracket addresses, not always)."""
-    if value[:1] == "<" and value[-1:] == ">":
-        return value[1:-1]
-    return value
 
 
 def split_client(value: str) -> tuple[str | None, str | None, int | None]:
@@ -354,64 +299,6 @@ def parse_postfix_message(daemon: str, message: str) -> MailLine:
     if head == "NOQUEUE" and sep:
         return _noqueue(rest)
     return SKIP, _skip_category(message), None
-
-
-class MailFormat(LogFormat):
-    """What postfix and sendmail share: syslog lines reduced to transactions."""
-
-    index_source = "mail"
-    mapping = MAIL_MAPPING
-    merges = True
-    families: tuple[str, ...] = ()
-    parsers: Mapping[str, MessageParser] = {}
-
-    @property
-    def dataset(self) -> str:
-        return f"mail.{self.name}"
-
-    def matches_content(self, first_line: str) -> bool:
-        found = looks_like_syslog(first_line)
-        return found is not None and family(found[1]) in self.families
-
-    def reducer(self, ctx: ParseContext) -> MailReducer:
-        return MailReducer(
-            self.parsers, queue_days=ctx.mail_queue_days, keep_original=ctx.keep_original
-        )
-
-    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
-        return self.parse_with(self.reducer(ctx), lines, ctx)
-
-    def parse_with(
-        self, reducer: MailReducer, lines: Iterable[Line], ctx: ParseContext
-    ) -> Iterator[Document | Rejection]:
-        """`parse` with a given reducer, whose counts the caller can read afterwards."""
-        clock = SyslogClock(ctx.object_time, ctx.timezone)
-        feed = reducer.feed
-        for lineno, line in lines:
-            try:
-                ts, host, program, message = parse_envelope(line, clock)
-            except ParseError as exc:
-                yield Rejection(lineno, str(exc), line)
-                continue
-            out = feed(lineno, ts, host, program, message, line)
-            if out is not None:
-                yield out
-        yield from reducer.finish()
-        reducer.log_counts(ctx.ref.uri)
-
-    def parse_messages(
-        self, items: Iterable[tuple[int, str, str]], ts: str, host: str = "", *, days: int = 5
-    ) -> tuple[list[Document | Rejection], MailReducer]:
-        """Messages whose syslog header was removed elsewhere, as (position, program, message),
-        all at time `ts` on `host`: the results and the reducer (for its counts)."""
-        reducer = MailReducer(self.parsers, queue_days=days)
-        out: list[Document | Rejection] = []
-        for position, program, message in items:
-            item = reducer.feed(position, ts, host, program, message, message)
-            if item is not None:
-                out.append(item)
-        out.extend(reducer.finish())
-        return out, reducer
 
 
 class PostfixFormat(MailFormat):

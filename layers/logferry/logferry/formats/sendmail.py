@@ -25,7 +25,7 @@ from typing import Any
 from ..mail.reducer import SKIP, STANDALONE, TX, MailLine
 from ..mail.transactions import clean_ip
 from ..model import ParseError, Source
-from .postfix import MailFormat, unbracket
+from .mailbase import MailFormat, unbracket
 
 _FORGED = " (may be forged)"
 
