@@ -248,3 +248,13 @@ def test_without_a_queue_an_object_out_of_time_goes_back_whole() -> None:
     list(reader)
     with pytest.raises(BudgetSpent):
         continuations.watch(REF, None, FORMATS["nlb"], reader).suspend(Rejection(1, "r", "a"), 1, 0)
+
+
+def test_resuming_after_an_over_long_line_neither_skips_too_far_nor_reports_it_again() -> None:
+    # The over-long line spans several reads, so the reader drops it while streaming.
+    body = b"a\n" + b"x" * 600_000 + b"\nb\nc\n"
+    first = SegmentReader(io.BytesIO(body), max_line_bytes=1000)
+    assert list(first) == [(1, "a"), (3, "b"), (4, "c")]
+    assert [r.position for r in first.rejections] == [2]
+    resumed = SegmentReader(io.BytesIO(body), Segment("nlb", resume_line=3), max_line_bytes=1000)
+    assert list(resumed) == [(3, "b"), (4, "c")] and resumed.rejections == []

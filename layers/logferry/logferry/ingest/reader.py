@@ -48,11 +48,8 @@ class ObjectProblem(Exception):
 
 
 class LineReader:
-    """Iterate `(line_number, text)` over a plain or gzipped byte stream.
-
-    `skip_lines` resumes after a checkpoint: those lines are decompressed again but neither
-    decoded nor yielded.
-    """
+    """Iterate `(line_number, text)` over a plain or gzipped byte stream. (A continuation
+    resumes at its line through ingest.segments.SegmentReader.)"""
 
     def __init__(
         self,
@@ -60,12 +57,10 @@ class LineReader:
         *,
         max_object_bytes: int = 8 * 1024**3,
         max_line_bytes: int = 1024**2,
-        skip_lines: int = 0,
     ) -> None:
         self._stream = stream
         self._max_object_bytes = max_object_bytes
         self._max_line_bytes = max_line_bytes
-        self._skip_lines = skip_lines
         # Over-long lines go to `reject` as they are found: by default into `rejections`; the
         # pipeline hands them straight to the dead letters instead.
         self.rejections: list[Rejection] = []
@@ -208,7 +203,6 @@ class LineReader:
         lineno = 0
         pending = b""  # an incomplete last line, carried to the next chunk
         oversize = False  # inside a line longer than max_line_bytes: drop until newline
-        skip = self._skip_lines
         max_line = self._max_line_bytes
         try:
             for chunk in self.chunks():
@@ -217,8 +211,7 @@ class LineReader:
                     pending += chunk
                     if len(pending) > self._max_line_bytes:
                         if not oversize:
-                            if lineno >= self._skip_lines:  # else reported before a checkpoint
-                                self._reject_oversize(lineno + 1, pending)
+                            self._reject_oversize(lineno + 1, pending)
                             oversize = True
                         pending = b""
                     continue
@@ -229,17 +222,6 @@ class LineReader:
                     lineno += 1
                     oversize = False
                     block = block[block.index(b"\n") + 1 :]
-                    skip = max(skip - 1, 0)  # the over-long line counts among those skipped
-                if skip:
-                    count = block.count(b"\n")
-                    if count <= skip:
-                        skip -= count
-                        lineno += count
-                        continue
-                    for _ in range(skip):
-                        block = block[block.index(b"\n") + 1 :]
-                    lineno += skip
-                    skip = 0
                 text = self._decode(block)
                 if "\r" in text:
                     text = text.replace("\r\n", "\n")
@@ -267,7 +249,7 @@ class LineReader:
                         yield lineno, line
             if oversize or pending:
                 lineno += 1
-            if pending and not skip and not oversize:
+            if pending and not oversize:
                 if len(pending) > self._max_line_bytes:
                     self._reject_oversize(lineno, pending)
                 else:

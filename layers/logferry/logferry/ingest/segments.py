@@ -126,9 +126,9 @@ class SegmentReader(LineReader):
         if not offset and resume == 1:  # the object from its start: at the reader's full speed
             yield from super().__iter__()
             return
-        # Lines before `resume` are decoded and dropped here rather than skipped by the reader
-        # (its skip_lines miscounts an over-long line inside the skipped range); this costs
-        # one re-read of at most a part.
+        # Lines before `resume` are decoded and dropped here (a skip inside the reader's loop
+        # miscounted an over-long line in the skipped range); this costs one re-read of at most
+        # a part.
         for lineno, line in super().__iter__():
             lineno += offset
             if lineno >= resume:
