@@ -25,12 +25,14 @@ import itertools
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import orjson
 
 from ..model import ObjectRef, Rejection
-from ..output.sink import FailedDocument
+
+if TYPE_CHECKING:  # (the sink module brings the OpenSearch client)
+    from ..output.sink import FailedDocument
 
 PART_RECORDS = 10_000
 PART_BYTES = 8 << 20

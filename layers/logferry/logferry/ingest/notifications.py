@@ -14,10 +14,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes.s3_event import (
-    S3EventBridgeNotificationEvent,
-)
-
 from ..model import ObjectRef
 
 Event = dict[str, Any]
@@ -52,6 +48,11 @@ def _from_s3_record(record: Event) -> ObjectRef | None:
 def _from_eventbridge(event: Event) -> ObjectRef | None:
     if event.get("detail-type") != "Object Created":
         return None
+    # (imported here: Powertools' data classes cost `logferry parse` 10 MiB and 40 ms at start)
+    from aws_lambda_powertools.utilities.data_classes.s3_event import (
+        S3EventBridgeNotificationEvent,
+    )
+
     detail = S3EventBridgeNotificationEvent(event).detail
     obj = detail.object
     return ObjectRef(

@@ -13,22 +13,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from ..config import Settings
 from ..formats import format_for_content, format_for_key, get_format, skip_reason
 from ..formats.base import LineParser, LogFormat, line_rejection
-from ..mail.merger import MailMerger
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
-from ..output.sink import BulkSink
 from .checkpoint import Continuations, Unwatched, Watch
 from .deadletter import DeadLetters, LineLetters, object_record
 from .objects import ObjectGone, ObjectSource
 from .reader import LineReader
 from .segments import Segment, SegmentReader, deadletter_ref
+
+if TYPE_CHECKING:  # the sinks bring the OpenSearch client: `logferry parse` starts without it
+    from ..mail.merger import MailMerger
+    from ..output.sink import BulkSink
 
 log = logging.getLogger(__name__)
 
