@@ -22,6 +22,7 @@ from logferry.formats.cloudtrail import FORMAT as CLOUDTRAIL
 from logferry.formats.cloudtrail import CloudTrailFormat
 from logferry.formats.cloudtrail_records import iso_time
 from logferry.formats.jsonstream import FLAT_LEAF_MAX_BYTES, KEPT_RAW
+from logferry.ingest.pipeline import take_over
 from logferry.ingest.reader import LineReader
 from logferry.model import Document, ObjectRef, ParseContext, Rejection
 from tests.conftest import REALWORLD, examples
@@ -68,6 +69,7 @@ def run(
     rejections: list[Rejection] = []
     for item in CLOUDTRAIL.parse_object(reader, ctx):
         (docs if isinstance(item, Document) else rejections).append(item)  # type: ignore[arg-type]
+    take_over(reader, ctx)  # what the pipeline does with the format's account of the object
     return docs, rejections, reader
 
 

@@ -26,7 +26,7 @@ from logferry.config import Settings
 from logferry.formats import FORMATS
 from logferry.ingest.deadletter import StreamDeadLetters
 from logferry.ingest.objects import LocalFiles
-from logferry.ingest.pipeline import Pipeline
+from logferry.ingest.pipeline import Pipeline, take_over
 from logferry.ingest.reader import LineReader
 from logferry.ingest.segments import LINES, resume_mode
 from logferry.model import Document, ObjectRef, ParseContext, Rejection, UnsupportedObject
@@ -218,7 +218,9 @@ def test_mutated_real_lines_never_raise_and_every_line_is_accounted_for(name: st
         )
         items: list[Document | Rejection] = []
         try:
-            items.extend(fmt.parse_object(reader, context()))
+            ctx = context()
+            items.extend(fmt.parse_object(reader, ctx))
+            take_over(reader, ctx)  # as the pipeline does
         except UnsupportedObject:
             return  # a declared outcome (e.g. Parquet), kept as a dead letter by the pipeline
         total = raw.count(b"\n") + (0 if newline_at_end else 1)

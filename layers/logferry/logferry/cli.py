@@ -5,6 +5,7 @@
   logferry setup                                  index template and retention policy
   logferry search [-f FROM] [-t TO] [-H HOST] ...  mail transactions, newest first
   logferry replay [--dlq-url URL] [--no-deadletters]  dead letters and the DLQ, through again
+  logferry plan --gb-per-day alb=200,nlb=1 [--json]  index periods and shards to size a domain
 
 Exit status: 0 all good, 1 something was rejected or failed, 2 usage error or unreadable input.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,7 +28,7 @@ from .formats import FORMATS, UnknownFormat
 from .ingest.deadletter import StreamDeadLetters
 from .ingest.heap import keep_freed_memory
 from .ingest.objects import LocalFiles, ObjectGone, Objects
-from .ingest.pipeline import ObjectResult, Pipeline
+from .ingest.pipeline import ObjectResult, Pipeline, take_over
 from .model import ObjectRef, Rejection
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -86,6 +88,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
             for rejection in reader.rejections:
                 print(f"{path}:{rejection.position}: {rejection.reason}", file=sys.stderr)
                 status = max(status, EXIT_REJECTED)
+            take_over(reader, ctx)
             if reader.problem:
                 print(f"{path}: {reader.problem}", file=sys.stderr)
                 status = max(status, EXIT_REJECTED)
@@ -239,6 +242,57 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if summary.failed or summary.gone or summary.rejected else EXIT_OK
 
 
+# -- plan -------------------------------------------------------------------------------
+
+
+def _gb_per_day(spec: str) -> dict[str, float]:
+    """Parse "alb=200,vpcflow=40,nlb=1" (GB of logs a day per source)."""
+    sources: dict[str, float] = {}
+    for item in (part.strip() for part in spec.split(",")):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            gb = float(value)
+        except ValueError:
+            gb = math.nan
+        if not sep or not name or ":" in name or not math.isfinite(gb) or gb < 0:
+            raise ValueError(f"--gb-per-day: expected source=GB (0 or more), got {item!r}")
+        if name in sources:
+            raise ValueError(f"--gb-per-day: {name} given twice")
+        sources[name] = gb
+    return sources
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Index periods and primaries per source; exit 1 when the shards exceed the nodes' limit."""
+    from .provisioning.planner import plan
+
+    try:
+        proposal = plan(
+            _gb_per_day(args.gb_per_day),
+            retention_days=args.retention_days,
+            nodes=args.nodes,
+            replicas=args.replicas,
+            shards_per_node_limit=args.shards_per_node_limit,
+        )
+    except ValueError as exc:
+        print(f"logferry plan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(proposal.as_json()) + b"\n")
+    else:
+        print(proposal.text())
+    if not proposal.fits:
+        print(
+            f"logferry plan: {proposal.total_shards} shards over {proposal.retention_days} days"
+            f" exceed the limit of {proposal.shard_limit} ({proposal.nodes} nodes x"
+            f" {proposal.shards_per_node_limit}): more nodes, fewer replicas or fewer days",
+            file=sys.stderr,
+        )
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
 # -- main -------------------------------------------------------------------------------
 
 
@@ -288,6 +342,21 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dlq-url", help="the ingest queue's DLQ; default: $LOGFERRY_DLQ_URL")
     with_cluster(replay)
     replay.set_defaults(func=cmd_replay)
+
+    sizing = commands.add_parser(
+        "plan", help="index period and primary shards per source, to size a domain"
+    )
+    sizing.add_argument(
+        "--gb-per-day", required=True, metavar="SOURCE=GB,...", help="e.g. alb=200,nlb=1"
+    )
+    sizing.add_argument("--retention-days", type=int, default=90, help="default: 90")
+    sizing.add_argument("--nodes", type=int, default=3, help="data nodes (3)")
+    sizing.add_argument("--replicas", type=int, default=1, help="replicas per primary (1)")
+    sizing.add_argument(
+        "--shards-per-node-limit", type=int, default=1000, help="cluster.max_shards_per_node (1000)"
+    )
+    sizing.add_argument("--json", action="store_true", help="the plan as one JSON object")
+    sizing.set_defaults(func=cmd_plan)
     return parser
 
 

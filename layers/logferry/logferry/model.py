@@ -77,6 +77,10 @@ class ParseContext:
     # lifetime, how far apart the lines of one transaction may be (Settings).
     timezone: tzinfo | None = None
     mail_queue_days: int = 5
+    # What a format that reads the object whole (a JSON stream, not lines) reports of it: the
+    # lines it went through and the damage that ended it. The pipeline takes them over.
+    lines_read: int | None = None
+    problem: str | None = None
 
 
 class UnsupportedObject(Exception):

@@ -159,9 +159,8 @@ class CloudTrailFormat(LogFormat):
         try:
             yield from self.parse_stream(stream, ctx)
         finally:
-            reader.lines_read = stream.line - (1 if stream.ends_with_newline else 0)
-            if stream.problem is not None:
-                reader.problem = stream.problem
+            ctx.lines_read = stream.line - (1 if stream.ends_with_newline else 0)
+            ctx.problem = stream.problem
 
     def parse_stream(self, stream: JsonStream, ctx: ParseContext) -> Iterator[Document | Rejection]:
         """Every top-level value: a Records envelope (streamed), a lone event, or a skip."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ..ingest.reader import LineReader, ObjectProblem
+from ..ingest.reader import LineReader
 from ..mail.reducer import MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection
 from .base import LogFormat
@@ -101,13 +101,7 @@ class CloudWatchMailFormat(LogFormat):
         return self._parse(chunks, ctx)
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
-        def chunks() -> Iterator[bytes]:
-            try:
-                yield from reader.chunks()
-            except ObjectProblem as exc:  # keep what came before the damage
-                reader.problem = str(exc)
-
-        return self._parse(chunks(), ctx)
+        return self._parse(reader.content(), ctx)
 
     def _parse(self, chunks: Iterable[bytes], ctx: ParseContext) -> Iterator[Document | Rejection]:
         clock = SyslogClock(ctx.object_time, ctx.timezone)

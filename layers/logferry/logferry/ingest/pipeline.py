@@ -88,6 +88,15 @@ def document_id(identity: str, doc: Document) -> str:
     return f"{identity}-{doc.position}"
 
 
+def take_over(reader: LineReader, ctx: ParseContext) -> None:
+    """What a format that reads the object whole reported of it becomes the reader's account
+    (formats report into their context; only the pipeline touches the reader)."""
+    if ctx.lines_read is not None:
+        reader.lines_read = ctx.lines_read
+    if ctx.problem is not None and reader.problem is None:
+        reader.problem = ctx.problem
+
+
 def _as_text(source: Source) -> str:
     """A document as the text of its rejection (formats that read whole objects have no line)."""
     try:
@@ -384,6 +393,7 @@ class Pipeline:
         except UnsupportedObject as exc:
             result.outcome = "unsupported"
             result.problem = str(exc)
+        take_over(reader, ctx)
         merged = 0  # documents the merger indexed (it counts on its own)
         if merger is not None:
             merger.flush()

@@ -180,6 +180,14 @@ class LineReader:
             yield self._peeked.pop(0)
         yield from self._source
 
+    def content(self) -> Iterator[bytes]:
+        """`chunks()` for a format that reads the object whole: damage ends them after every
+        byte before it, and is recorded in `problem`, as it is for lines."""
+        try:
+            yield from self.chunks()
+        except ObjectProblem as exc:
+            self.problem = str(exc)
+
     # -- lines ---------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Line]:
