@@ -36,7 +36,7 @@ MODULES = ("alb", "alb_connection", "clb", "cloudfront", "nlb", "s3access", "vpc
 # every line. Compiled modules of one group call each other's functions directly; a call into a
 # Python module goes through the interpreter: ALB's parser took 6.9 us a line with elb left in
 # Python, 6.0 with it compiled (as before elb was split out of alb).
-SHARED = ("elb",)
+SHARED = ("elb", "cloudfront_fields")
 GROUP = "logferry.formats.native"  # the shared library: logferry/formats/native__mypyc.*.so
 PYTHON_VERSION = (3, 13)  # the Lambda runtime's
 LAMBDA_TARGET = "aarch64-linux-gnu.2.34"  # arm64, the glibc of the runtime (Amazon Linux 2023)

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logferry.formats import format_for_content, format_for_key
-from logferry.formats.cloudfront import FORMAT, LEGACY_HEADER, parse_record
+from logferry.formats.cloudfront import FORMAT, parse_record
+from logferry.formats.cloudfront_fields import LEGACY_HEADER
 from logferry.ingest.reader import LineReader
 from logferry.model import (
     Document,
