@@ -435,6 +435,38 @@ def test_setup_resource_properties_change_when_the_settings_change() -> None:
     assert base["Settings"]["OPENSEARCH_URL"] == "https://<Domain.DomainEndpoint>"
 
 
+def test_setup_gets_the_retention_tiers_only_when_set() -> None:
+    from logferry.config import Settings
+
+    def settings(params: dict[str, str]) -> dict[str, str]:
+        [resource] = Stack({**SOURCES, **params}).resources("Custom::LogferrySetup").values()
+        found: dict[str, str] = resource["Properties"]["Settings"]
+        return found
+
+    unset = settings({})
+    assert not {key for key in unset if "AFTER_DAYS" in key}, "unset: no tiers"
+    assert Settings.from_env(unset).warm_after_days is None
+    tiered = settings({"WarmAfterDays": "7", "ColdAfterDays": "30", "RetentionDays": "365"})
+    assert (tiered["LOGFERRY_WARM_AFTER_DAYS"], tiered["LOGFERRY_COLD_AFTER_DAYS"]) == ("7", "30")
+    found = Settings.from_env(tiered)
+    assert (found.warm_after_days, found.cold_after_days, found.retention_days) == (7, 30, 365)
+    cold = settings({"ColdAfterDays": "30"})
+    assert "LOGFERRY_WARM_AFTER_DAYS" not in cold
+    assert Settings.from_env(cold).cold_after_days == 30
+    # a change of tiers changes the resource's properties: setup runs again
+    assert settings({"WarmAfterDays": "14"}) != unset
+    # the ingest function moves no index: it does not get them
+    assert not {key for key in ingest_env(SOURCES) if "AFTER_DAYS" in key}
+    assert not {
+        key
+        for key in ingest_env({**SOURCES, "WarmAfterDays": "7", "ColdAfterDays": "30"})
+        if "AFTER_DAYS" in key
+    }
+    # out of order (warm 40 > cold 30): setup refuses, naming the variable, and so the deployment
+    with pytest.raises(ValueError, match=r"^LOGFERRY_COLD_AFTER_DAYS:"):
+        Settings.from_env(settings({"WarmAfterDays": "40", "ColdAfterDays": "30"}))
+
+
 def test_ingest_starts_consuming_only_after_setup_applied_the_template() -> None:
     resources = translate(SOURCES)["Resources"]
     depends = resources["IngestFunction"].get("DependsOn", [])
@@ -646,6 +678,8 @@ def test_analyst_principal_and_network_are_admitted_only_when_set() -> None:
             ["203.0.113.0", "0.0.0.0/33", "any", "2001:db8::/32"],
         ),
         ("AcceptDaysBack", ["", "1", "30", "400"], ["0", "-1", "7d", " "]),
+        ("WarmAfterDays", ["", "1", "7", "400"], ["0", "-1", "7d", " ", "07"]),
+        ("ColdAfterDays", ["", "1", "30", "400"], ["0", "-1", "30d", " ", "030"]),
     ],
 )
 def test_new_parameters_accept_only_what_they_mean(
@@ -1365,6 +1399,8 @@ def test_deploy_guide_names_the_access_and_acceptance_parameters() -> None:
         "AcceptDaysBack",
         "AcceptDaysAhead",
         "MaxIndicesPerObject",
+        "WarmAfterDays",
+        "ColdAfterDays",
     ):
         assert name in parameters
         assert f"`{name}`" in guide, f"{name} missing from docs/deploy.md"

@@ -78,6 +78,31 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _tiers(env: dict[str, str]) -> dict[str, int | None]:
+    """LOGFERRY_WARM_AFTER_DAYS and LOGFERRY_COLD_AFTER_DAYS: each unset or positive, and
+    warm < cold < LOGFERRY_RETENTION_DAYS."""
+    retention = _int(env, "LOGFERRY_RETENTION_DAYS", Settings.retention_days)
+    tiers: dict[str, int | None] = {}
+    floor, floor_name = 0, ""
+    for name, key in (
+        ("LOGFERRY_WARM_AFTER_DAYS", "warm_after_days"),
+        ("LOGFERRY_COLD_AFTER_DAYS", "cold_after_days"),
+    ):
+        days = _positive(env, name, 0) if env.get(name, "").strip() else None
+        tiers[key] = days
+        if days is None:
+            continue
+        if days <= floor:
+            raise ValueError(f"{name}: expected more days than {floor_name} ({floor}), got {days}")
+        if days >= retention:
+            raise ValueError(
+                f"{name}: expected fewer days than LOGFERRY_RETENTION_DAYS ({retention}),"
+                f" got {days}"
+            )
+        floor, floor_name = days, name
+    return tiers
+
+
 def _timezone(name: str) -> tzinfo | None:
     """LOGFERRY_MAIL_TIMEZONE: an IANA zone; empty or UTC is None (UTC)."""
     name = name.strip()
@@ -198,6 +223,11 @@ class Settings:
     writer_backend_roles: tuple[str, ...] = field(default_factory=tuple)
     setup_backend_roles: tuple[str, ...] = field(default_factory=tuple)
     reader_backend_roles: tuple[str, ...] = field(default_factory=tuple)
+    # Tiers of the retention policy (Amazon OpenSearch Service, provisioning.retention): days
+    # after creation an index moves to UltraWarm, and to cold storage; None = it stays hot until
+    # deleted. 0 < warm < cold < retention_days; cold without warm is allowed.
+    warm_after_days: int | None = None
+    cold_after_days: int | None = None
 
     @property
     def days_back(self) -> int:
@@ -267,4 +297,5 @@ class Settings:
             writer_backend_roles=_names(env.get("LOGFERRY_WRITER_BACKEND_ROLES", "")),
             setup_backend_roles=_names(env.get("LOGFERRY_SETUP_BACKEND_ROLES", "")),
             reader_backend_roles=_names(env.get("LOGFERRY_READER_BACKEND_ROLES", "")),
+            **_tiers(env),
         )

@@ -51,7 +51,14 @@ def apply(client: Any, settings: Settings, *, with_roles: bool = True) -> list[s
     else:
         done.append(
             apply_policy(
-                client, policy_name(prefix), retention_policy(prefix, settings.retention_days)
+                client,
+                policy_name(prefix),
+                retention_policy(
+                    prefix,
+                    settings.retention_days,
+                    settings.warm_after_days,
+                    settings.cold_after_days,
+                ),
             )
         )
     # Monitors and saved objects note themselves when their plugin or endpoint is missing.
