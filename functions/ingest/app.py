@@ -41,7 +41,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 keep_freed_memory()  # batch buffers reuse freed pages instead of faulting in new ones
 settings = Settings.from_env()  # a bad setting fails the cold start, naming it
 s3 = boto3.client("s3")
-service = IngestService.build(settings, s3, make_client(settings.opensearch_url))
+service = IngestService.build(
+    settings, s3, make_client(settings.opensearch_url, access=settings.cluster)
+)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:

@@ -86,7 +86,7 @@ def run_setup(properties: dict[str, Any], settings: Settings, remaining: Remaini
         steps += provisioning.apply_roles(
             admin, settings.index_prefix, role_mappings(properties, settings)
         )
-    client = make_client(settings.opensearch_url, timeout=timeout)
+    client = make_client(settings.opensearch_url, timeout=timeout, access=settings.cluster)
     steps += provisioning.apply(client, settings, with_roles=False)
     return steps
 

@@ -131,7 +131,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     reads_s3 = any(t.startswith("s3://") for t in args.targets)
     s3 = boto3.client("s3") if reads_s3 or settings.deadletter_bucket else None
-    opensearch = make_client(settings.opensearch_url)
+    opensearch = make_client(settings.opensearch_url, access=settings.cluster)
     pipeline = wire(settings, opensearch, Objects(s3), s3=s3, format_name=args.format)
     totals = {"objects": 0, "documents": 0, "rejected": 0}
     status = EXIT_OK
@@ -165,7 +165,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from .output.client import make_client
 
     settings = _settings(args)
-    for line in provisioning.apply(make_client(settings.opensearch_url), settings):
+    for line in provisioning.apply(
+        make_client(settings.opensearch_url, access=settings.cluster), settings
+    ):
         print(line)
     return EXIT_OK
 
@@ -194,7 +196,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"logferry search: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    hits = search.search(make_client(settings.opensearch_url), settings.index_prefix, criteria)
+    hits = search.search(
+        make_client(settings.opensearch_url, access=settings.cluster),
+        settings.index_prefix,
+        criteria,
+    )
     if args.json:
         for hit in hits:
             sys.stdout.buffer.write(orjson.dumps({k: hit[k] for k in ("_index", "_id", "_source")}))
@@ -229,7 +235,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     replay = Replay(
         settings,
         boto3.client("s3"),
-        make_client(settings.opensearch_url),
+        make_client(settings.opensearch_url, access=settings.cluster),
         boto3.client("sqs") if dlq_url else None,
         progress=sys.stderr,
     )
