@@ -16,12 +16,10 @@ it happened, and its index would no longer follow from its own time.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
-# The first entry of each day is checked in full; parsers give canonical UTC times
-# (tests/unit/test_timestamps.py), so the entries after it need only their day looked up.
-CANONICAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z", re.ASCII)
+from ..formats.times import is_canonical_utc
+
 OUTSIDE_WINDOW = "event time outside the accepted window"
 # Characters OpenSearch refuses in an index name (besides upper case), and its length limit.
 _INVALID_NAME_CHARS = frozenset('\\/*?"<>| ,#:')
@@ -56,19 +54,17 @@ class Window:
         self.last = (today + timedelta(days=days_ahead)).isoformat()
 
     def refusal(self, day: str) -> str | None:
-        """Why entries of `day` (YYYY-MM-DD) are not indexed, or None."""
-        try:
-            date.fromisoformat(day)
-        except ValueError:
-            return f"@timestamp is not a real date: {day!r}"
+        """Why entries of `day` (a real YYYY-MM-DD) are not indexed, or None."""
         if not self.first <= day <= self.last:
             return f"{OUTSIDE_WINDOW} ({self.first} to {self.last}): {day}"
         return None
 
 
 def time_problem(timestamp: str) -> str | None:
-    """Why `timestamp` is no canonical UTC time, or None."""
-    if CANONICAL_TIME.fullmatch(timestamp) is None:
+    """Why `timestamp` is no canonical UTC time of a real day, or None: the rule the parsers
+    keep (formats.times). The first entry of each day is checked in full; the entries after it
+    need only their day looked up."""
+    if not is_canonical_utc(timestamp):
         return f"@timestamp is not a UTC time YYYY-MM-DDTHH:MM:SS[.f]Z: {timestamp[:40]!r}"
     return None
 
