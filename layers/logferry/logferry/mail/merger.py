@@ -40,7 +40,7 @@ from ..model import Document, Source
 from ..output.client import ClusterRefused
 from ..output.indices import index_name
 from ..output.retry import Action, Backoff, classify, reason_of, status_of
-from ..output.sink import FailedDocument, SinkUnavailable
+from ..output.sink import FailedDocument, SinkUnavailable, bulk_within
 from .transactions import (
     DEFAULT_QUEUE_DAYS,
     SLOTS,
@@ -286,13 +286,9 @@ class MailMerger:
         body = b"".join(a + b"\n" + (s + b"\n" if s is not None else b"") for a, s in ops)
         self.stats.requests += 1
         try:
-            timeout = self.backoff.request_timeout()
-            response = (
-                self.transport.bulk(body) if timeout is None else self.transport.bulk(body, timeout)
-            )
-        except ClusterRefused as exc:
-            # Credentials refused, permission denied: the message goes back to the queue.
-            raise SinkUnavailable(str(exc)) from None
+            response = bulk_within(self.transport, body, self.backoff)
+        except SinkUnavailable:
+            raise  # refused for good (credentials, permissions): back to the queue
         except Exception as exc:
             # The request as a whole: every operation in it shares its fate.
             status = status_of(exc)

@@ -155,6 +155,21 @@ class BulkTransport:
         return result
 
 
+def bulk_within(transport: Any, body: bytes, backoff: Backoff) -> dict[str, Any]:
+    """One _bulk request, waiting no longer than the budget allows. A refusal that trying again
+    cannot help (ClusterRefused: credentials, permissions, an untrusted certificate) is
+    SinkUnavailable: no retry, no split, no dead letter; the message goes back to the queue."""
+    timeout = backoff.request_timeout()
+    try:
+        # (transports without a timeout parameter keep working when there is no budget)
+        response: dict[str, Any] = (
+            transport.bulk(body) if timeout is None else transport.bulk(body, timeout)
+        )
+    except ClusterRefused as exc:
+        raise SinkUnavailable(str(exc)) from None
+    return response
+
+
 @dataclass
 class BulkSink:
     transport: BulkTransport
@@ -372,16 +387,10 @@ class BulkSink:
         body = batch.ndjson(step)
         tally.stats.requests += 1
         try:
-            timeout = self.backoff.request_timeout()
-            # (transports without a timeout parameter keep working when there is no budget)
-            response = (
-                self.transport.bulk(body) if timeout is None else self.transport.bulk(body, timeout)
-            )
-        except ClusterRefused as exc:
-            # Credentials refused, permission denied, an untrusted certificate: no retry, no
-            # split, no dead letter helps; the message goes back to the queue, saying why.
+            response = bulk_within(self.transport, body, self.backoff)
+        except SinkUnavailable:
             tally.stats.request_failures += 1
-            raise SinkUnavailable(str(exc)) from None
+            raise
         except Exception as exc:
             status = status_of(exc)
             action = classify(status)
