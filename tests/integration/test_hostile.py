@@ -60,6 +60,27 @@ def indices(os_client: Any, prefix: str) -> set[str]:
     return {row["index"] for row in os_client.cat.indices(index=f"{prefix}-*", format="json")}
 
 
+def _reads(app: Any, field: str) -> list[str]:
+    """The `field` (Bucket or Key) of every GetObject the handler makes from now on."""
+    reads: list[str] = []
+    get_object = app.s3.get_object
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append(kwargs[field])
+        return get_object(**kwargs)
+
+    app.s3.get_object = counted
+    return reads
+
+
+def buckets_read(app: Any) -> list[str]:
+    return _reads(app, "Bucket")
+
+
+def keys_read(app: Any) -> list[str]:
+    return _reads(app, "Key")
+
+
 # -- 1. rejected lines cost no memory -----------------------------------------------------------
 
 
@@ -232,14 +253,7 @@ def test_an_eventbridge_key_is_url_decoded_as_aws_encodes_it(
 
 def test_a_bucket_that_is_not_a_source_is_never_read(setup: Setup) -> None:
     app = setup.container(LOGFERRY_SOURCE_BUCKETS="logs-*,archive")
-    reads: list[str] = []
-    get_object = app.s3.get_object
-
-    def counted(**kwargs: Any) -> Any:
-        reads.append(kwargs["Bucket"])
-        return get_object(**kwargs)
-
-    app.s3.get_object = counted
+    reads = buckets_read(app)
     record = sqs_record(s3_notification("someone-elses-bucket", NLB_KEY))
     response = app.lambda_handler({"Records": [record]}, FakeLambdaContext())
     [result] = app.service.results
@@ -255,14 +269,7 @@ def test_a_forged_continuation_is_refused(setup: Setup) -> None:
     setup.s3.create_bucket(Bucket="secrets")
     setup.s3.put_object(Bucket="secrets", Key="payroll.gz", Body=gz(nlb_line(2) + "\n"))
     app = setup.container()
-    reads: list[str] = []
-    get_object = app.s3.get_object
-
-    def counted(**kwargs: Any) -> Any:
-        reads.append(kwargs["Bucket"])
-        return get_object(**kwargs)
-
-    app.s3.get_object = counted
+    reads = buckets_read(app)
     obj = {"bucket": setup.wiring.bucket, "key": NLB_KEY}
     forged = [
         {"part": {"bucket": "secrets", "key": "payroll.gz"}},  # not a work part
@@ -287,14 +294,7 @@ def test_a_forged_continuation_is_refused(setup: Setup) -> None:
 
 def test_a_message_naming_thousands_of_objects_reads_a_bounded_number(setup: Setup) -> None:
     app = setup.container()
-    reads: list[str] = []
-    get_object = app.s3.get_object
-
-    def counted(**kwargs: Any) -> Any:
-        reads.append(kwargs["Key"])
-        return get_object(**kwargs)
-
-    app.s3.get_object = counted
+    reads = keys_read(app)
     one = json.loads(s3_notification(setup.wiring.bucket, "missing-0"))["Records"][0]
     many = [
         {**one, "s3": {**one["s3"], "object": {**one["s3"]["object"], "key": f"missing-{n}"}}}
