@@ -867,6 +867,7 @@ def test_ingest_function_gets_the_acceptance_bounds() -> None:
     settings = Settings.from_env(env)
     assert settings.days_back == 90 + ACCEPT_MARGIN_DAYS
     assert (settings.accept_days_ahead, settings.max_indices_per_object) == (1, 200)
+    assert (settings.max_rejections_kept, settings.max_objects_per_message) == (1_000_000, 10)
 
     env = ingest_env(
         {**SOURCES, "AcceptDaysBack": "30", "AcceptDaysAhead": "0", "MaxIndicesPerObject": "50"}
@@ -877,6 +878,9 @@ def test_ingest_function_gets_the_acceptance_bounds() -> None:
     settings = Settings.from_env(env)
     assert (settings.days_back, settings.accept_days_ahead) == (30, 0)
     assert settings.max_indices_per_object == 50
+    env = ingest_env({**SOURCES, "MaxRejectionsKept": "5000", "MaxObjectsPerMessage": "3"})
+    assert env["LOGFERRY_MAX_REJECTIONS_KEPT"] == "5000"
+    assert env["LOGFERRY_MAX_OBJECTS_PER_MESSAGE"] == "3"
     # the setup function indexes nothing: it does not get them
     setup = Stack(SOURCES).resource("SetupFunction")["Properties"]["Environment"]["Variables"]
     assert not {key for key in setup if "ACCEPT" in key or "SOURCE_BUCKETS" in key}
@@ -1399,6 +1403,8 @@ def test_deploy_guide_names_the_access_and_acceptance_parameters() -> None:
         "AcceptDaysBack",
         "AcceptDaysAhead",
         "MaxIndicesPerObject",
+        "MaxRejectionsKept",
+        "MaxObjectsPerMessage",
         "WarmAfterDays",
         "ColdAfterDays",
     ):
