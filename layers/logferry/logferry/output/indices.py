@@ -1,11 +1,13 @@
-"""Which index a document goes to: `<prefix>-<source>-YYYY.MM.DD`, by the entry's own UTC day.
+"""Which index a document goes to: `<prefix>-<source>-YYYY.MM.DD`, `-YYYY.wWW` or `-YYYY.MM` by
+the entry's own UTC day and its source's period (logferry.output.layout; daily by default).
 
 The index stays a pure function of the entry (so a redelivered object overwrites what it wrote
 before), but what an object may ask of the cluster is bounded, because one forged object could
 otherwise create an index per line:
 - the event day must lie in the accepted window (`LOGFERRY_ACCEPT_DAYS_BACK` before today, by
   default the retention period plus a margin, to `LOGFERRY_ACCEPT_DAYS_AHEAD` after it);
-- one object writes at most `LOGFERRY_MAX_INDICES_PER_OBJECT` distinct indices;
+- one object writes at most `LOGFERRY_MAX_INDICES_PER_OBJECT` distinct indices (indices, not
+  days: with weekly indices, seven days of one object are one index);
 - every name is checked as OpenSearch would check it before any request carries it.
 An entry that fails one of these is a line rejection (kept for replay: a deliberate backfill of
 old logs widens the window and replays them), never a 400 from the cluster.
@@ -19,6 +21,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..formats.times import is_canonical_utc
+from .layout import IndexLayout, Period, index_name
+
+__all__ = ["IndexRouter", "Window", "index_name", "index_name_problem", "time_problem"]
 
 OUTSIDE_WINDOW = "event time outside the accepted window"
 # Characters OpenSearch refuses in an index name (besides upper case), and its length limit.
@@ -26,11 +31,6 @@ _INVALID_NAME_CHARS = frozenset('\\/*?"<>| ,#:')
 MAX_INDEX_NAME_BYTES = 255
 # Refused days remembered per object, so a hostile object pays the date check once a day.
 _REFUSED_KEPT = 4096
-
-
-def index_name(prefix: str, source: str, day: str) -> str:
-    """The index of `source` for `day` (YYYY-MM-DD, or a longer ISO time starting with it)."""
-    return f"{prefix}-{source}-{day[0:4]}.{day[5:7]}.{day[8:10]}"
 
 
 def index_name_problem(name: str) -> str | None:
@@ -73,15 +73,27 @@ class IndexRouter:
     """Index names for the entries of one object, each day checked once.
 
     `days` holds the accepted days (YYYY-MM-DD -> index name): the loops of the pipeline look
-    an entry's day up there first and call `route` only when it is missing.
+    an entry's day up there first and call `route` only when it is missing. With weekly or
+    monthly indices, the days of one period map to the same name, looked up just the same.
+    `layout` gives the source's period (default: daily for every source).
     """
 
-    def __init__(self, prefix: str, source: str, window: Window, max_indices: int) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        source: str,
+        window: Window,
+        max_indices: int,
+        *,
+        layout: IndexLayout | None = None,
+    ) -> None:
         self.prefix = prefix
         self.source = source
         self.window = window
         self.max_indices = max_indices
+        self.period = layout.period(source) if layout is not None else Period.DAY
         self.days: dict[str, str] = {}
+        self._indices: set[str] = set()  # the distinct names in `days`
         self._refused: dict[str, str] = {}
 
     def route(self, timestamp: object) -> tuple[str | None, str]:
@@ -92,26 +104,26 @@ class IndexRouter:
         index = self.days.get(day)
         if index is not None:
             return index, ""
-        refused = time_problem(timestamp) or self._refused.get(day) or self._refuse(day)
+        refused = time_problem(timestamp) or self._refused.get(day)
         if refused is not None:
             return None, refused
-        index = index_name(self.prefix, self.source, day)
-        problem = index_name_problem(index)
-        if problem is not None:
-            return None, problem
-        self.days[day] = index
-        return index, ""
-
-    def _refuse(self, day: str) -> str | None:
         refused = self.window.refusal(day)
-        if refused is None and len(self.days) >= self.max_indices:
-            refused = (
-                f"object writes more than {self.max_indices} indices"
-                " (LOGFERRY_MAX_INDICES_PER_OBJECT)"
-            )
-        if refused is not None and len(self._refused) < _REFUSED_KEPT:
-            self._refused[day] = refused
-        return refused
+        index = index_name(self.prefix, self.source, day, self.period)
+        if refused is None and index not in self._indices:
+            if len(self._indices) >= self.max_indices:
+                refused = (
+                    f"object writes more than {self.max_indices} indices"
+                    " (LOGFERRY_MAX_INDICES_PER_OBJECT)"
+                )
+            else:
+                refused = index_name_problem(index)
+        if refused is not None:
+            if len(self._refused) < _REFUSED_KEPT:
+                self._refused[day] = refused
+            return None, refused
+        self.days[day] = index
+        self._indices.add(index)
+        return index, ""
 
 
 NO_TIMESTAMP = "document without a valid @timestamp"

@@ -1,12 +1,19 @@
 """Sizing a domain (`logferry plan`): each source's index period and primary shards, so that
 shards hold 10 to 50 GB in as few indices as will do, and what that costs the domain in shards
 and storage over the retention period. Pure arithmetic: nothing is asked of a cluster.
+
+The layout it proposes is the LOGFERRY_INDEX_LAYOUT value (logferry.output.layout), written by
+that module, so what it prints reads back as the plan. Sources whose documents are merged across
+days (mail) are planned by the day, the only period the layout allows them. Names no format
+writes are planned all the same (a what-if) and named in the table as refused by the setting.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from ..output.layout import IndexLayout, Period, SourceLayout, source_kinds
 
 # Shard sizes to aim for (GB of primary data): below the floor, shards are too many for their
 # data (each costs heap and cluster state); above the ceiling, they recover and move slowly.
@@ -17,7 +24,7 @@ SHARD_GB_MAX = 50.0
 # indices with as many primaries as its day needs.
 MAX_PRIMARY_SHARDS = 10
 # Longest first. A month counts as 31 days, so no month's shards outgrow SHARD_GB_MAX.
-PERIODS = (("month", 31), ("week", 7), ("day", 1))
+PERIODS = tuple((period.value, period.days) for period in (Period.MONTH, Period.WEEK, Period.DAY))
 PERIOD_DAYS = dict(PERIODS)
 
 
@@ -40,6 +47,7 @@ class Plan:
     shards_per_node_limit: int
     total_shards: int
     storage_gb: float
+    unknown: tuple[str, ...] = ()  # sources no format writes: LOGFERRY_INDEX_LAYOUT refuses them
 
     @property
     def shard_limit(self) -> int:
@@ -52,10 +60,12 @@ class Plan:
     @property
     def index_layout(self) -> str:
         """The LOGFERRY_INDEX_LAYOUT value: source=period:primaries,..."""
-        return ",".join(
-            f"{name}={source.period}:{source.primary_shards}"
-            for name, source in self.sources.items()
-        )
+        return IndexLayout(
+            tuple(
+                (name, SourceLayout(Period(source.period), source.primary_shards))
+                for name, source in self.sources.items()
+            )
+        ).spec()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -90,12 +100,18 @@ class Plan:
             f"shards over {self.retention_days} days: {self.total_shards} ({verdict} the limit of"
             f" {self.shard_limit}: {self.nodes} nodes x {self.shards_per_node_limit})",
             f"storage with {self.replicas} {copies}: {self.storage_gb:g} GB",
-            f"LOGFERRY_INDEX_LAYOUT={self.index_layout}",
         ]
+        if self.unknown:
+            rows.append(
+                f"no format writes {', '.join(self.unknown)}: LOGFERRY_INDEX_LAYOUT refuses it"
+            )
+        rows.append(f"LOGFERRY_INDEX_LAYOUT={self.index_layout}")
         return "\n".join(rows)
 
 
-def _source(gb_per_day: float, retention_days: int, replicas: int) -> SourcePlan:
+def _source(gb_per_day: float, retention_days: int, replicas: int, daily: bool) -> SourcePlan:
+    """`daily`: the source takes daily indices only (its documents are merged across days)."""
+    by_the_day = ("day", max(1, math.ceil(gb_per_day / SHARD_GB_MAX)))
     period, primaries = "month", 1  # tiny: one shard a month, even below SHARD_GB_MIN
     for name, days in PERIODS:
         needed = max(1, math.ceil(gb_per_day * days / SHARD_GB_MAX))
@@ -104,10 +120,13 @@ def _source(gb_per_day: float, retention_days: int, replicas: int) -> SourcePlan
             break
     else:
         if gb_per_day * PERIOD_DAYS["day"] > SHARD_GB_MAX * MAX_PRIMARY_SHARDS:  # huge
-            period, primaries = "day", math.ceil(gb_per_day / SHARD_GB_MAX)
+            period, primaries = by_the_day
+    if daily:
+        period, primaries = by_the_day
     days = PERIOD_DAYS[period]
-    # An index is deleted retention_days after its creation: the ones created over the period,
-    # and the one whose time is not yet up.
+    # A daily index is deleted retention_days after its creation, a weekly or monthly one
+    # retention_days + its period's days after (provisioning.retention): ceil(retention / days)
+    # created over the retention period and the one still filling, or whose time is not yet up.
     indices = math.ceil(retention_days / days) + 1
     return SourcePlan(
         gb_per_day=gb_per_day,
@@ -142,7 +161,11 @@ def plan(
     for name, gb in gb_per_day.items():
         if not math.isfinite(gb) or gb < 0:
             raise ValueError(f"{name}: expected GB a day, 0 or more, got {gb}")
-    sources = {name: _source(gb, retention_days, replicas) for name, gb in gb_per_day.items()}
+    kinds = source_kinds()
+    sources = {
+        name: _source(gb, retention_days, replicas, kinds.get(name, False))
+        for name, gb in gb_per_day.items()
+    }
     return Plan(
         sources=sources,
         retention_days=retention_days,
@@ -151,4 +174,5 @@ def plan(
         shards_per_node_limit=shards_per_node_limit,
         total_shards=sum(source.shards for source in sources.values()),
         storage_gb=round(sum(gb_per_day.values()) * retention_days * (1 + replicas), 1),
+        unknown=tuple(name for name in gb_per_day if name not in kinds),
     )
