@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .output.layout import IndexLayout, replica_count
+
 
 def pure_python_parsers(env: Mapping[str, str] | None = None) -> bool:
     """LOGFERRY_PURE_PYTHON: the parsers run from their sources, not their compiled build. Read
@@ -165,6 +167,10 @@ class ResumeSettings:
 class Settings:
     opensearch_url: str = "http://127.0.0.1:9200"
     index_prefix: str = "logs"
+    # Each source's index period and primaries (LOGFERRY_INDEX_LAYOUT, logferry.output.layout)
+    # and the replicas of every primary (LOGFERRY_REPLICAS), for the templates of `setup`.
+    index_layout: IndexLayout = field(default_factory=IndexLayout)
+    replicas: int = 1
     # Where rejected lines and permanently failed documents are kept (S3); empty = not kept
     # in S3 (the CLI prints them instead).
     deadletter_bucket: str = ""
@@ -243,6 +249,8 @@ class Settings:
         return cls(
             opensearch_url=env.get("OPENSEARCH_URL", default.opensearch_url),
             index_prefix=env.get("LOGFERRY_INDEX_PREFIX", default.index_prefix),
+            index_layout=IndexLayout.parse(env.get("LOGFERRY_INDEX_LAYOUT", "")),
+            replicas=replica_count(env.get("LOGFERRY_REPLICAS", "")),
             deadletter_bucket=env.get("LOGFERRY_DEADLETTER_BUCKET", ""),
             deadletter_prefix=env.get("LOGFERRY_DEADLETTER_PREFIX", default.deadletter_prefix),
             format_prefixes=_prefix_map(env.get("LOGFERRY_FORMAT_PREFIXES", "")),
