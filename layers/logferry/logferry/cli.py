@@ -1,13 +1,16 @@
 """`logferry`: the pipeline for people at a terminal.
 
   logferry parse [--format NAME] FILE...          dry run: documents on stdout, rejections on stderr
-  logferry ingest PATH|s3://bucket/prefix ...     the pipeline into OpenSearch (backfill, replay)
+  logferry ingest [--workers N] PATH|s3://bucket/prefix ...  the pipeline into OpenSearch, here
+  logferry backfill s3://bucket/prefix --queue-url URL [--since DAY] [--until DAY] ...
+                                                  announce stored objects to the ingest queue
   logferry setup                                  index template and retention policy
   logferry search [-f FROM] [-t TO] [-H HOST] ...  mail transactions, newest first
   logferry replay [--dlq-url URL] [--no-deadletters]  dead letters and the DLQ, through again
   logferry plan --gb-per-day alb=200,nlb=1 [--json]  index periods and shards to size a domain
 
-Exit status: 0 all good, 1 something was rejected or failed, 2 usage error or unreadable input.
+Exit status: 0 all good, 1 something was rejected or failed, 2 usage error or unreadable input,
+130 interrupted (backfill and ingest say what was done).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,7 +36,10 @@ from .ingest.objects import LocalFiles, ObjectGone, Objects
 from .ingest.pipeline import ObjectResult, Pipeline, take_over
 from .model import ObjectRef, Rejection
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -113,48 +121,189 @@ def _s3_refs(s3: Any, uri: str) -> Iterator[ObjectRef]:
             )
 
 
-def _print_result(result: ObjectResult) -> None:
+def _result_line(result: ObjectResult) -> str:
     detail = f" ({result.problem})" if result.problem else ""
-    print(
+    return (
         f"{result.outcome:>12}  {result.format or '-':<14} {result.documents:>9} docs"
-        f" {result.rejected:>6} rejected  {result.ref.uri}{detail}",
-        file=sys.stderr,
+        f" {result.rejected:>6} rejected  {result.ref.uri}{detail}"
     )
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
+@dataclasses.dataclass
+class _IngestTally:
+    """What `logferry ingest` has done: the totals, the exit status, the status line."""
+
+    total: int | None  # objects to ingest, when known (local files)
+    objects: int = 0
+    documents: int = 0
+    rejected: int = 0
+    bytes_in: int = 0
+    status: int = EXIT_OK
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def add(self, result: ObjectResult) -> None:
+        self.objects += 1
+        self.documents += result.documents
+        self.rejected += result.rejected
+        self.bytes_in += result.bytes_in
+        if result.rejected or result.dead_lettered or result.outcome in ("damaged", "missing"):
+            self.status = EXIT_REJECTED
+
+    def text(self) -> str:
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        of = f"/{self.total:,}" if self.total is not None else ""
+        return (
+            f"{self.objects:,}{of} objects, {self.documents:,} documents, {self.rejected:,}"
+            f" rejected, {self.bytes_in / 1e6:,.1f} MB read; {self.documents / seconds:,.0f}"
+            " documents/s"
+        )
+
+    def summary(self) -> str:
+        return (
+            f"{self.objects} objects, {self.documents} documents indexed,"
+            f" {self.rejected} lines rejected"
+        )
+
+
+def _ingest_pipeline(
+    settings: Settings, format_name: str | None, reads_s3: bool
+) -> tuple[Pipeline, Any]:
+    """The pipeline `logferry ingest` runs (one wiring with the Lambda's), and its S3 client."""
     import boto3
 
     from .ingest.service import wire
     from .output.client import make_client
 
-    settings = _settings(args)
-    reads_s3 = any(t.startswith("s3://") for t in args.targets)
     s3 = boto3.client("s3") if reads_s3 or settings.deadletter_bucket else None
     opensearch = make_client(settings.opensearch_url, access=settings.cluster)
-    pipeline = wire(settings, opensearch, Objects(s3), s3=s3, format_name=args.format)
-    totals = {"objects": 0, "documents": 0, "rejected": 0}
-    status = EXIT_OK
-    for target in args.targets:
+    return wire(settings, opensearch, Objects(s3), s3=s3, format_name=format_name), s3
+
+
+# One pipeline per worker process, built once by the pool's initializer.
+_worker_pipeline: Pipeline | None = None
+
+
+def _worker_start(settings: Settings, format_name: str | None) -> None:
+    import signal
+
+    global _worker_pipeline
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    keep_freed_memory()
+    _worker_pipeline, _ = _ingest_pipeline(settings, format_name, reads_s3=False)
+
+
+def _worker_ingest(path: str) -> ObjectResult:
+    assert _worker_pipeline is not None
+    return _worker_pipeline.ingest(ObjectRef("", path))
+
+
+def _ingest_in_workers(
+    paths: list[Path],
+    workers: int,
+    settings: Settings,
+    format_name: str | None,
+    done: Callable[[ObjectResult], None],
+) -> None:
+    """Each file by one of `workers` processes (spawned: no state shared with this one), at most
+    two files a worker queued at a time; `done` gets each result as it comes."""
+    # (imported here: `logferry parse` starts without the process machinery)
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(settings, format_name)
+    ) as pool:
+        try:
+            running: set[Future[ObjectResult]] = set()
+            for path in paths:
+                if len(running) >= 2 * workers:
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done(future.result())
+                running.add(pool.submit(_worker_ingest, str(path)))
+            for future in as_completed(running):
+                done(future.result())
+        except KeyboardInterrupt:
+            pool.shutdown(cancel_futures=True)  # the files being read are finished
+            raise
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .backfill import TerminalStatus
+
+    settings = _settings(args)
+    reads_s3 = any(t.startswith("s3://") for t in args.targets)
+    if args.workers < 1 or (args.workers > 1 and reads_s3):
+        print(
+            "logferry ingest: --workers N (1 or more) is for local files; for S3 objects, use"
+            " logferry backfill",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    paths = None if reads_s3 else list(_local_files(args.targets))
+    tally = _IngestTally(total=None if paths is None else len(paths))
+    with TerminalStatus(sys.stderr) as status:
+
+        def done(result: ObjectResult) -> None:
+            status.echo(_result_line(result))
+            tally.add(result)
+            status.show(tally.text)
+
+        try:
+            if paths is not None and args.workers > 1:
+                _ingest_in_workers(paths, args.workers, settings, args.format, done)
+            else:
+                pipeline, s3 = _ingest_pipeline(settings, args.format, reads_s3)
+                for ref in _refs(s3, args.targets, paths):
+                    done(pipeline.ingest(ref))
+        except KeyboardInterrupt:
+            tally.status = EXIT_INTERRUPTED
+    print(tally.summary(), file=sys.stderr)
+    if tally.status == EXIT_INTERRUPTED:
+        print("logferry ingest: interrupted", file=sys.stderr)
+    return tally.status
+
+
+def _refs(s3: Any, targets: list[str], paths: list[Path] | None) -> Iterator[ObjectRef]:
+    """The objects to ingest: the local files listed, or each target's (S3 listed lazily)."""
+    if paths is not None:
+        yield from (ObjectRef("", str(path)) for path in paths)
+        return
+    for target in targets:
         if target.startswith("s3://"):
-            assert s3 is not None
-            refs: Iterator[ObjectRef] = _s3_refs(s3, target)
+            yield from _s3_refs(s3, target)
         else:
-            refs = (ObjectRef("", str(path)) for path in _local_files([target]))
-        for ref in refs:
-            result = pipeline.ingest(ref)
-            _print_result(result)
-            totals["objects"] += 1
-            totals["documents"] += result.documents
-            totals["rejected"] += result.rejected
-            if result.rejected or result.dead_lettered or result.outcome in ("damaged", "missing"):
-                status = EXIT_REJECTED
-    print(
-        f"{totals['objects']} objects, {totals['documents']} documents indexed,"
-        f" {totals['rejected']} lines rejected",
-        file=sys.stderr,
+            yield from (ObjectRef("", str(path)) for path in _local_files([target]))
+
+
+# -- backfill ---------------------------------------------------------------------------
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Stored objects announced to the ingest queue (logferry.backfill)."""
+    import boto3
+
+    from . import backfill
+
+    try:
+        selection = backfill.Selection(
+            args.since, args.until, args.format, _settings(args).format_prefixes
+        )
+        backfill.parse_s3_uri(args.uri)
+    except ValueError as exc:
+        print(f"logferry backfill: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return backfill.command(
+        boto3.client("s3"),
+        None if args.dry_run else boto3.client("sqs"),
+        args.uri,
+        args.queue_url,
+        selection,
+        start_after=args.start_after,
+        dry_run=args.dry_run,
+        out=sys.stderr,
     )
-    return status
 
 
 # -- setup ------------------------------------------------------------------------------
@@ -302,6 +451,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 # -- main -------------------------------------------------------------------------------
 
 
+def _day(text: str) -> date:
+    from .backfill import parse_day
+
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logferry", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -319,9 +477,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", help="ingest local files or S3 objects")
     ingest.add_argument("--format", help=f"skip detection; one of: {names}")
+    ingest.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="processes for local files (1)"
+    )
     with_cluster(ingest)
     ingest.add_argument("targets", nargs="+", metavar="PATH|s3://bucket/prefix")
     ingest.set_defaults(func=cmd_ingest)
+
+    refill = commands.add_parser(
+        "backfill", help="announce objects already in S3 to the ingest queue (by day, format)"
+    )
+    refill.add_argument("uri", metavar="s3://BUCKET/PREFIX")
+    refill.add_argument("--queue-url", required=True, help="the ingest queue")
+    refill.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="first day (included)")
+    refill.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day (included)")
+    refill.add_argument("--format", help=f"only objects whose key says this format: {names}")
+    refill.add_argument("--dry-run", action="store_true", help="count and size; send nothing")
+    refill.add_argument("--start-after", metavar="KEY", help="list after this key (resume)")
+    refill.set_defaults(func=cmd_backfill)
 
     setup = commands.add_parser("setup", help="apply index template and retention policy")
     with_cluster(setup)
