@@ -1,9 +1,10 @@
 """What the cluster needs before documents arrive, applied idempotently (`logferry setup`, and the
-setup custom resource on every deployment): the OpenSearch roles, the index template, the
-retention policy, the alert monitors and the Dashboards saved objects.
+setup custom resource on every deployment): the OpenSearch roles, the index templates (one for
+every index, one more per source the layout names), the retention policies (one per index
+period in use), the alert monitors and the Dashboards saved objects.
 
-Re-applying changes nothing that is already right: the template is PUT as a whole (same body,
-same result), the policy and the roles are only written when they differ.
+Re-applying changes nothing that is already right: templates are PUT as a whole (same body,
+same result), the policies and the roles are only written when they differ.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from typing import Any
 
 from ..config import Settings
 from . import dashboards, monitors
-from .retention import ISM_PLUGIN, apply_policy, policy_name, retention_policy
+from .retention import ISM_PLUGIN, apply_policy, layout_policies, policy_name, retention_policy
 from .roles import apply_roles, role_mappings
-from .templates import index_template, template_name
+from .templates import apply_templates, index_template, layout_templates, template_name
 
 __all__ = [
     "ISM_PLUGIN",
     "apply",
     "apply_policy",
     "apply_roles",
+    "apply_templates",
     "index_template",
     "installed_plugins",
+    "layout_policies",
+    "layout_templates",
     "policy_name",
     "retention_policy",
     "role_mappings",
@@ -43,24 +47,24 @@ def apply(client: Any, settings: Settings, *, with_roles: bool = True) -> list[s
     prefix = settings.index_prefix
     if with_roles:
         done.extend(apply_roles(client, prefix, role_mappings(settings)))
-    client.indices.put_index_template(name=template_name(prefix), body=index_template(prefix))
-    done.append(f"index template {template_name(prefix)} for {prefix}-*")
+    done.extend(apply_templates(client, prefix, settings.index_layout, settings.replicas))
     plugins = installed_plugins(client)
+    policies = layout_policies(
+        prefix,
+        settings.retention_days,
+        settings.warm_after_days,
+        settings.cold_after_days,
+        settings.index_layout,
+    )
     if ISM_PLUGIN not in plugins:
-        done.append(f"ISM plugin not installed: retention policy {policy_name(prefix)} not applied")
+        names = [name for name, body in policies.items() if body["policy"].get("ism_template")]
+        which = "policy" if len(names) == 1 else "policies"
+        done.append(f"ISM plugin not installed: retention {which} {', '.join(names)} not applied")
     else:
-        done.append(
-            apply_policy(
-                client,
-                policy_name(prefix),
-                retention_policy(
-                    prefix,
-                    settings.retention_days,
-                    settings.warm_after_days,
-                    settings.cold_after_days,
-                ),
-            )
-        )
+        for name, body in policies.items():
+            line = apply_policy(client, name, body)
+            if line is not None:
+                done.append(line)
     # Monitors and saved objects note themselves when their plugin or endpoint is missing.
     done.extend(monitors.apply(client, settings, plugins))
     done.extend(dashboards.apply(settings))
