@@ -12,7 +12,8 @@ PYTHON ?= $(or $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/pyth
 # `sam build` looks for python3.13 on PATH: the virtualenv provides it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test lint unit native qemu opensearch opensearch-stop opensearch-secure bench clean
+.PHONY: demo test lint unit native qemu opensearch opensearch-stop opensearch-secure \
+	opensearch-multinode bench clean
 
 $(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,10 @@ opensearch-stop:
 opensearch-secure:
 	scripts/opensearch.sh start --secure
 
+# Three nodes of one cluster on loopback (127.0.0.1:9210-9212): tests/multinode runs against it.
+opensearch-multinode:
+	scripts/opensearch.sh start --nodes 3
+
 demo: $(BIN)/logferry $(NATIVE) opensearch
 	$(BIN)/python -m tools.demo
 
@@ -60,8 +65,8 @@ lint: $(BIN)/logferry
 unit: $(BIN)/logferry $(NATIVE)
 	$(BIN)/pytest -q tests/unit
 
-test: $(BIN)/logferry $(NATIVE) qemu lint opensearch-secure
-	$(BIN)/pytest -q tests
+test: $(BIN)/logferry $(NATIVE) qemu lint opensearch-secure opensearch-multinode
+	LOGFERRY_MULTINODE_REQUIRED=1 $(BIN)/pytest -q tests
 
 bench: $(BIN)/logferry $(NATIVE) opensearch
 	$(BIN)/python -m tools.bench

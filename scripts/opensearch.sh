@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fetch, start, stop a local single-node OpenSearch for the demo and the tests.
 #
-#   scripts/opensearch.sh start [--secure]   fetch if needed, start (or reuse a running one), wait for health
-#   scripts/opensearch.sh stop [--secure]    stop the instance this script started
-#   scripts/opensearch.sh status [--secure]  print the cluster health, exit 1 if unreachable
-#   scripts/opensearch.sh url [--secure]     print the URL clients should use
-#   scripts/opensearch.sh env --secure       print the settings a client of the secured node needs
+#   scripts/opensearch.sh start [--secure | --nodes 3]   fetch if needed, start (or reuse a running one), wait for health
+#   scripts/opensearch.sh stop [--secure | --nodes 3]    stop the instance this script started
+#   scripts/opensearch.sh status [--secure | --nodes 3]  print the cluster health, exit 1 if unreachable
+#   scripts/opensearch.sh url [--secure | --nodes 3]     print the URL clients should use
+#   scripts/opensearch.sh env --secure | --nodes 3       print the settings a client of that cluster needs
 #
 # The plain node (127.0.0.1:9200) has no security at all. `--secure` is a second node of its own
 # (https://127.0.0.1:9201, its own install, data, configuration and heap) with the security
@@ -14,6 +14,13 @@
 # runner can read, and the security index initialised by the plugin's own securityadmin tool.
 # What only the runner may read (the CA key, the admin certificate and key, the password) lives
 # in LOGFERRY_OPENSEARCH_SECRETS, apart from the install the unprivileged node user owns.
+#
+# `--nodes 3` is a cluster of three nodes of the same distribution (its own install beside the
+# plain node's; each node its own configuration directory, data, logs and 512 MiB heap) on
+# loopback: HTTP 127.0.0.1:9210-9212, transport 9310-9312. Three nodes elect a cluster manager
+# among themselves, so any one of them may be killed and the other two go on. `start --nodes 3`
+# starts whichever of the three is not running (after a test killed one, say) and waits until
+# all three are in the cluster; `env --nodes 3` prints each node's URL and pid file.
 #
 # OPENSEARCH_URL pointing anywhere but the local default means "use that cluster": start only
 # waits for it to answer (plain node only). Downloads come from Maven Central and are cached in
@@ -32,19 +39,39 @@ CACHE=${LOGFERRY_CACHE:-$HOME/.cache/logferry}
 OS_USER=${LOGFERRY_OPENSEARCH_USER:-logferry-os}
 
 log() { printf 'opensearch.sh: %s\n' "$*" >&2; }
-usage() { echo "usage: $0 start|stop|status|url [--secure] | env --secure" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|status|url [--secure | --nodes 3] | env --secure | env --nodes 3" >&2; exit 2; }
 
 COMMAND=${1:-}
 SECURE=0
+NODES=1
 [[ $# -gt 0 ]] && shift
-for arg in "$@"; do
-  case $arg in
+while [[ $# -gt 0 ]]; do
+  case $1 in
     --secure) SECURE=1 ;;
+    --nodes)
+      [[ ${2:-} == 3 ]] || usage # three: the smallest cluster that survives a node lost
+      NODES=3
+      shift
+      ;;
     *) usage ;;
   esac
+  shift
 done
+((SECURE && NODES > 1)) && usage
 
-if ((SECURE)); then
+if ((NODES > 1)); then
+  # The plain node's plugins: the same distribution, one node more than twice.
+  PLUGINS=(opensearch-job-scheduler opensearch-index-management opensearch-alerting opensearch-sql-plugin)
+  OS_HOME=${LOGFERRY_OPENSEARCH_CLUSTER_HOME:-/var/tmp/logferry/opensearch-$OPENSEARCH_VERSION-cluster}
+  FIRST_HTTP_PORT=${LOGFERRY_OPENSEARCH_CLUSTER_PORT:-9210}
+  HTTP_PORT=$FIRST_HTTP_PORT
+  FIRST_TRANSPORT_PORT=$((FIRST_HTTP_PORT + 100))
+  TRANSPORT_PORT=""
+  CLUSTER=logferry-cluster
+  LOCAL_URL=http://127.0.0.1:$FIRST_HTTP_PORT
+  URL=$LOCAL_URL
+  HEAP=${LOGFERRY_OPENSEARCH_CLUSTER_HEAP:-512m}
+elif ((SECURE)); then
   # Only the security plugin: nothing else competes for the node's small heap.
   PLUGINS=(opensearch-security)
   OS_HOME=${LOGFERRY_OPENSEARCH_SECURE_HOME:-/var/tmp/logferry/opensearch-$OPENSEARCH_VERSION-secure}
@@ -85,22 +112,31 @@ os_curl() {
 }
 
 healthy() {
-  os_curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow&timeout=4s" >/dev/null 2>&1
+  local all=""
+  ((NODES > 1)) && all="&wait_for_nodes=$NODES"
+  os_curl -fsS -m 5 "$URL/_cluster/health?wait_for_status=yellow$all&timeout=4s" >/dev/null 2>&1
 }
 
-wait_until() { # wait_until SECONDS CHECK...: poll CHECK while the node lives
+# The pid file and log of each node (node 1 to $NODES; the single node is node 1).
+pidfile_of() { if ((NODES > 1)); then echo "$OS_HOME/node-$1.pid"; else echo "$OS_HOME/opensearch.pid"; fi; }
+logfile_of() { if ((NODES > 1)); then echo "$OS_HOME/logs/node-$1/$CLUSTER.log"; else echo "$OS_HOME/logs/$CLUSTER.log"; fi; }
+
+wait_until() { # wait_until SECONDS CHECK...: poll CHECK while the nodes live
   local deadline=$((SECONDS + $1))
   shift
-  local pidfile=$OS_HOME/opensearch.pid
+  local n pidfile
   until "$@"; do
-    if [[ -s $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-      log "OpenSearch exited during start-up; last log lines:"
-      tail -n 30 "$OS_HOME/logs/$CLUSTER.log" >&2 2>/dev/null || true
-      return 1
-    fi
+    for n in $(seq "$NODES"); do
+      pidfile=$(pidfile_of "$n")
+      if [[ -s $pidfile ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        log "OpenSearch node $n exited during start-up; last log lines:"
+        tail -n 30 "$(logfile_of "$n")" >&2 2>/dev/null || true
+        return 1
+      fi
+    done
     if ((SECONDS > deadline)); then
       log "no healthy cluster at $URL; last log lines:"
-      tail -n 30 "$OS_HOME/logs/$CLUSTER.log" >&2 2>/dev/null || true
+      tail -n 30 "$(logfile_of 1)" >&2 2>/dev/null || true
       return 1
     fi
     sleep 2
@@ -149,7 +185,10 @@ install() {
       log "plugin $plugin $PLUGIN_VERSION is not on Maven Central; continuing without it"
     fi
   done
-  cat >>"$tree/config/opensearch.yml" <<EOF
+  if ((NODES > 1)); then
+    cluster_config "$tree"
+  else
+    cat >>"$tree/config/opensearch.yml" <<EOF
 cluster.name: $CLUSTER
 node.name: $CLUSTER
 discovery.type: single-node
@@ -159,13 +198,65 @@ http.port: $HTTP_PORT
 cluster.routing.allocation.disk.threshold_enabled: false
 action.auto_create_index: true
 EOF
+  fi
   if ((SECURE)); then
     secure_settings >>"$tree/config/opensearch.yml"
     chmod +x "$tree"/plugins/opensearch-security/tools/*.sh
   fi
-  sed -i -e "s/^-Xms.*/-Xms$HEAP/" -e "s/^-Xmx.*/-Xmx$HEAP/" "$tree/config/jvm.options"
+  sed -i -e "s/^-Xms.*/-Xms$HEAP/" -e "s/^-Xmx.*/-Xmx$HEAP/" "$tree"/config*/jvm.options
   mv "$tree" "$OS_HOME"
   rm -rf "$staging"
+}
+
+# -- the three-node cluster ----------------------------------------------------------------
+
+# Each node's configuration directory (config-node-N, OPENSEARCH_PATH_CONF): the distribution's
+# files, with the node's name, ports and paths; its JVM writes its GC log, heap dumps and error
+# files apart from the others'.
+cluster_config() {
+  local tree=$1 n seeds="" managers=""
+  for n in $(seq "$NODES"); do
+    seeds+="${seeds:+, }\"127.0.0.1:$((FIRST_TRANSPORT_PORT + n - 1))\""
+    managers+="${managers:+, }\"$CLUSTER-$n\""
+  done
+  for n in $(seq "$NODES"); do
+    cp -a "$tree/config" "$tree/config-node-$n"
+    mkdir -p "$tree/logs/node-$n" "$tree/data/node-$n"
+    cat >>"$tree/config-node-$n/opensearch.yml" <<EOF
+cluster.name: $CLUSTER
+node.name: $CLUSTER-$n
+network.host: 127.0.0.1
+http.port: $((FIRST_HTTP_PORT + n - 1))
+transport.port: $((FIRST_TRANSPORT_PORT + n - 1))
+discovery.seed_hosts: [$seeds]
+cluster.initial_cluster_manager_nodes: [$managers]
+path.data: $OS_HOME/data/node-$n
+path.logs: $OS_HOME/logs/node-$n
+# A developer disk can be fuller than a server's: never go read-only because of it.
+cluster.routing.allocation.disk.threshold_enabled: false
+action.auto_create_index: true
+EOF
+    sed -i -e "s#logs/gc.log#logs/node-$n/gc.log#" -e "s#^-XX:HeapDumpPath=data#-XX:HeapDumpPath=data/node-$n#" \
+      -e "s#^-XX:ErrorFile=logs/#-XX:ErrorFile=logs/node-$n/#" "$tree/config-node-$n/jvm.options"
+  done
+}
+
+start_cluster() {
+  local began=$SECONDS n pidfile started=0
+  install
+  for n in $(seq "$NODES"); do
+    pidfile=$(pidfile_of "$n")
+    if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then continue; fi
+    log "starting node $n of $NODES at http://127.0.0.1:$((FIRST_HTTP_PORT + n - 1)) (logs: $OS_HOME/logs/node-$n)"
+    rm -f "$pidfile"
+    as_service_user env OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_PATH_CONF="$OS_HOME/config-node-$n" \
+      "$OS_HOME/bin/opensearch" -d -p "$pidfile" >"$OS_HOME/logs/node-$n/console.log" 2>&1 \
+      || { log "node $n did not start:"; tail -n 30 "$OS_HOME/logs/node-$n/console.log" >&2; return 1; }
+    started=$((started + 1))
+  done
+  if ((started == 0)) && healthy; then log "reusing the cluster at $URL"; return 0; fi
+  wait_healthy 300
+  log "$NODES nodes in the cluster in $((SECONDS - began))s"
 }
 
 # -- the secured node ---------------------------------------------------------------------
@@ -365,6 +456,7 @@ as_service_user() { # run a command as the unprivileged user when we are root
 }
 
 start() {
+  if ((NODES > 1)); then start_cluster; return; fi
   if ((SECURE)) && [[ -s $SECRETS/admin.pem ]] && healthy; then
     log "reusing the secured node at $URL"; return 0
   fi
@@ -383,22 +475,42 @@ start() {
 }
 
 stop() {
-  local pidfile=$OS_HOME/opensearch.pid
-  if [[ ! -s $pidfile ]]; then log "not started by this script"; return 0; fi
-  local pid
-  pid=$(cat "$pidfile")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  rm -f "$pidfile"
+  local n pidfile pid pids=()
+  for n in $(seq "$NODES"); do
+    pidfile=$(pidfile_of "$n")
+    [[ -s $pidfile ]] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    pids+=("$pid")
+  done
+  if ((${#pids[@]} == 0)); then log "not started by this script"; return 0; fi
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  done
+  for n in $(seq "$NODES"); do rm -f "$(pidfile_of "$n")"; done
   log "stopped"
 }
 
 case $COMMAND in
   start) start ;;
   stop) stop ;;
-  status) os_curl -fsS -m 5 "$URL/_cluster/health?pretty" ;;
+  status)
+    os_curl -fsS -m 5 "$URL/_cluster/health?pretty"
+    if ((NODES > 1)); then os_curl -fsS -m 5 "$URL/_cat/nodes?v&h=name,http_address,node.role,cluster_manager,heap.max"; fi
+    ;;
   url) echo "$URL" ;;
   env)
+    if ((NODES > 1)); then
+      urls="" pidfiles=""
+      for n in $(seq "$NODES"); do
+        urls+="${urls:+,}http://127.0.0.1:$((FIRST_HTTP_PORT + n - 1))"
+        pidfiles+="${pidfiles:+,}$(pidfile_of "$n")"
+      done
+      # Node n is $CLUSTER-n, at the n-th URL, its pid in the n-th file.
+      printf '%s\n' "OPENSEARCH_URL=$URL" "LOGFERRY_CLUSTER_NODE_URLS=$urls" \
+        "LOGFERRY_CLUSTER_NODE_PIDFILES=$pidfiles" "LOGFERRY_CLUSTER_NODE_NAME_PREFIX=$CLUSTER-"
+      exit 0
+    fi
     ((SECURE)) || usage
     # Paths, never the password itself: read it from the file.
     printf '%s\n' "OPENSEARCH_URL=$URL" "LOGFERRY_CA_BUNDLE=$SECRETS/ca.pem" \
