@@ -519,9 +519,102 @@ def test_cloudwatch_mail_event_time_is_canonical_or_the_event_rejected(
         assert [doc["@timestamp"] for doc in docs] == [expected]
 
 
+# -- Route 53 Resolver, Network Firewall, Lambda (ISO 8601), API Gateway (CLF time, epoch ms) --
+
+# A JSON record of each format with its time at the key path given, and the time it holds.
+ISO_RECORDS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "route53resolver": (
+        {"query_timestamp": "", "query_name": "example.com.", "query_type": "A", "rcode": "NOERROR",
+         "srcaddr": "10.0.0.5", "srcport": "53000"},
+        ("query_timestamp",),
+    ),
+    "networkfirewall": (
+        {"firewall_name": "fw", "availability_zone": "us-east-1a",
+         "event": {"timestamp": "", "event_type": "alert", "src_ip": "10.0.0.5", "proto": "TCP",
+                   "alert": {"action": "blocked", "signature_id": 1, "signature": "s"}}},
+        ("event", "timestamp"),
+    ),
+    "lambda": ({"timestamp": "", "level": "INFO", "message": "hello"}, ("timestamp",)),
+}  # fmt: skip
+
+
+def with_time(name: str, time: Any) -> str:
+    entry, path = ISO_RECORDS[name]
+    entry = json.loads(json.dumps(entry))
+    node = entry
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = time
+    return json.dumps(entry) + "\n"
+
+
+@pytest.mark.parametrize("time", HOSTILE_ISO + EDGES)
+@pytest.mark.parametrize("name", sorted(ISO_RECORDS))
+def test_json_service_record_with_a_hostile_time_is_rejected_or_canonical(
+    name: str, time: str
+) -> None:
+    result = outcome(name, with_time(name, time))
+    if time in EDGES:
+        assert result == time
+    elif isinstance(result, Rejection):
+        assert "expected" in result.reason or "time" in result.reason
+
+
+@pytest.mark.parametrize("time", HOSTILE_ISO + EDGES)
+def test_lambda_export_line_with_a_hostile_time_is_rejected_or_canonical(time: str) -> None:
+    line = f"{time} START RequestId: 8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b Version: $LATEST\n"
+    result = outcome("lambda", line)
+    if time in EDGES:
+        assert result == time
+    elif isinstance(result, Rejection):
+        assert "time" in result.reason
+
+
+def apigateway_entry(**time: Any) -> str:
+    entry = {"requestId": "r-1", "ip": "192.0.2.1", "httpMethod": "GET", "status": "200", **time}
+    return json.dumps(entry) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("time", "expected"),
+    [
+        ("20/Nov/2026:12:00:01 +0000", "2026-11-20T12:00:01Z"),
+        ("20/Nov/2026:12:00:01 -0130", "2026-11-20T13:30:01Z"),
+        ("30/Feb/2026:12:00:01 +0000", None),
+        ("20/Nov/2026:24:00:01 +0000", None),
+        ("2026-11-20T12:00:01Z", None),
+        ("20/Nov/\uff12026:12:00:01 +0000", None),
+    ],
+)
+def test_apigateway_request_time_is_converted_to_utc_or_rejected(
+    time: str, expected: str | None
+) -> None:
+    for line in (
+        apigateway_entry(requestTime=time),
+        f'192.0.2.1 - - [{time}] "GET /pets HTTP/1.1" 200 12 r-1\n',
+    ):
+        result = outcome("apigateway", line)
+        if expected is None:
+            assert isinstance(result, Rejection) and "requestTime" in result.reason
+        else:
+            assert result == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1795176001123, "1795176001123", -1, 253402300800000, "1e12", None, True, [1]],
+)
+def test_apigateway_epoch_milliseconds_are_rejected_or_canonical(value: Any) -> None:
+    result = outcome("apigateway", apigateway_entry(requestTimeEpoch=value))
+    if value in (1795176001123, "1795176001123"):
+        assert result == "2026-11-20T12:00:01.123Z"
+    elif isinstance(result, Rejection):
+        assert "request" in result.reason
+
+
 def test_every_format_is_covered_here() -> None:
     covered = {
         *ELB_LINES, "nlb", "cloudfront", "s3access", "vpcflow", "waf", "cloudtrail",
-        "postfix", "sendmail", "cloudwatch-mail",
+        "postfix", "sendmail", "cloudwatch-mail", *ISO_RECORDS, "apigateway",
     }  # fmt: skip
     assert covered == set(FORMATS)
