@@ -265,7 +265,9 @@ def test_detected_by_content_and_claimed_by_no_other_format(line: str) -> None:
     assert format_for_content(line) is FORMAT
 
 
-@pytest.mark.parametrize("line", ["START of the nightly batch", "END", APP_JSON, "REPORT: done"])
+@pytest.mark.parametrize(
+    "line", ["START of the nightly batch", "END", APP_JSON, "REPORT: done", "START Time: 12:00"]
+)
 def test_lines_that_only_look_alike_are_not_claimed(line: str) -> None:
     assert not FORMAT.matches_content(line)
 

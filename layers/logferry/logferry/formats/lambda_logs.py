@@ -1,11 +1,13 @@
 """AWS Lambda function logs: platform lines, application lines, and the JSON log format.
 
+Fields tab-separated (shown here as two spaces):
+
     START RequestId: 8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b Version: $LATEST
-    [INFO]	2026-11-20T12:00:01.123Z	8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b	order 42 stored
-    2026-11-20T12:00:01.130Z	8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b	ERROR	payment declined
+    [INFO]  2026-11-20T12:00:01.123Z  8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b  order 42 stored
+    2026-11-20T12:00:01.130Z  8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b  ERROR  payment declined
     END RequestId: 8f5b3c9e-2a1d-4e6f-9b0a-1c2d3e4f5a6b
-    REPORT RequestId: 8f5b...	Duration: 102.25 ms	Billed Duration: 103 ms	Memory Size: 128 MB
-        Max Memory Used: 70 MB	Init Duration: 180.55 ms
+    REPORT RequestId: 8f5b...  Duration: 102.25 ms  Billed Duration: 103 ms  Memory Size: 128 MB
+        Max Memory Used: 70 MB  Init Duration: 180.55 ms
     {"time":"2026-11-20T12:00:01.240Z","type":"platform.report","record":{"requestId":"8f5b...",
      "metrics":{"durationMs":102.25,"billedDurationMs":103,"memorySizeMB":128,...},"status":"success"}}
     {"timestamp":"2026-11-20T12:00:01.123Z","level":"INFO","requestId":"8f5b...","message":"..."}
@@ -77,6 +79,7 @@ _PLATFORM = {
     "TELEMETRY": "platform.telemetrySubscription",
     "LOGS": "platform.logsSubscription",
 }
+_INVOCATION = frozenset(["START", "END", "REPORT"])
 # REPORT / INIT_REPORT fields (text name, JSON metrics name) -> aws.lambda.<name>
 _DURATIONS = (
     ("Duration", "durationMs", "duration_ms"),
@@ -169,7 +172,10 @@ def platform_head(message: str) -> tuple[str, str] | None:
     m = _HEAD.match(message)
     if m is None or m.group(1) not in _PLATFORM:
         return None
-    return _PLATFORM[m.group(1)], message[m.end() :]
+    pairs = message[m.end() :]
+    if m.group(1) in _INVOCATION and not pairs.startswith("RequestId: "):
+        return None  # `START Time: 12:00` is the code's own line
+    return _PLATFORM[m.group(1)], pairs
 
 
 def _platform_text(kind: str, pairs_text: str, doc: Source, function: Source) -> None:

@@ -49,7 +49,9 @@ _KNOWN_EVENT = frozenset(
         "verdict", "revocation_check", "aws_category", "tls_inspected", "pkt_src", "tcp",
     ]
 )  # fmt: skip
-_KNOWN = frozenset(["firewall_name", "availability_zone", "event_timestamp", "event"])
+_KNOWN = frozenset(
+    ["firewall_name", "availability_zone", "event_timestamp", "event", "aws_category"]
+)
 _IANA = {"tcp": "6", "udp": "17", "icmp": "1", "ipv6-icmp": "58", "sctp": "132"}
 _EPOCH_MAX = 253402300800  # 9999-12-31 and later is not a time anyone will search
 _HTTP_KEYWORDS = (("hostname", "domain"), ("url", "original"))
@@ -277,8 +279,9 @@ def parse_record(record: Any, text: str) -> Source:
             if "action" in picked:
                 doc["event"].setdefault("action", picked["action"])
     verdict = event.get("verdict")
-    if type(verdict) is dict and as_text(verdict.get("action")) is not None:
-        nfw["verdict_action"] = verdict["action"]
+    verdict_action = as_text(verdict.get("action")) if type(verdict) is dict else None
+    if verdict_action is not None:
+        nfw["verdict_action"] = verdict_action
     nfw.update(pick(event, (("direction", "direction"), ("pkt_src", "pkt_src"))))
     categories = _categories(event.get("aws_category") or record.get("aws_category"))
     if categories:
@@ -286,8 +289,9 @@ def parse_record(record: Any, text: str) -> Source:
     if type(event.get("tls_inspected")) is bool:
         nfw["tls_inspected"] = event["tls_inspected"]
     tcp = event.get("tcp")
-    if type(tcp) is dict and as_text(tcp.get("tcp_flags")) is not None:
-        nfw["tcp_flags"] = tcp["tcp_flags"]
+    flags = as_text(tcp.get("tcp_flags")) if type(tcp) is dict else None
+    if flags is not None:
+        nfw["tcp_flags"] = flags
 
     rest = {k: v for k, v in event.items() if k not in _KNOWN_EVENT}
     rest.update((k, v) for k, v in record.items() if k not in _KNOWN)
