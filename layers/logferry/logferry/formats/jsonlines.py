@@ -10,6 +10,9 @@ is not JSON rejects the rest of its line, kept whole for replay.
 Subclasses write `parse_entry(entry, text)`; a format whose logs may also be lines of text
 (API Gateway's CLF) sets `text_lines` and writes `parse_text` for the lines that do not start
 with `{`.
+Rejected alternatives: one `json.loads` per line (refuses `}{`, losing the whole line); a
+stream decoder across lines (CloudTrail's JsonStream): these records never span lines, and a
+line is what the pipeline checkpoints and dead-letters.
 """
 
 from __future__ import annotations
