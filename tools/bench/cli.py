@@ -8,6 +8,8 @@
                                           1 GiB and a 40 MB NLB object
     python -m tools.bench --hostile       peak RSS and time of the Lambda handler on hostile
                                           objects beside a valid one (also part of the full run)
+    python -m tools.bench --backfill      `logferry backfill` against moto's server: messages/s
+                                          and peak RSS at 10,000 / 50,000 / 100,000 objects
     python -m tools.bench --profile nlb   where one format's time goes (pyinstrument, if
                                           installed)
 
@@ -37,6 +39,7 @@ from pathlib import Path
 from logferry.formats import FORMATS
 from tools.bench import MB, hostile
 from tools.bench import generators as benchgen
+from tools.bench.backfill import SIZES, bench_backfill
 from tools.bench.profiling import profile
 from tools.bench.report import (
     bench_formats,
@@ -69,6 +72,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--memory", action="store_true", help="only the memory measurement")
     parser.add_argument(
         "--hostile", action="store_true", help="only what hostile objects cost the handler"
+    )
+    parser.add_argument(
+        "--backfill", action="store_true", help="only what logferry backfill costs (moto server)"
+    )
+    parser.add_argument(
+        "--backfill-objects",
+        default=",".join(map(str, SIZES)),
+        metavar="N,N,...",
+        help="archive sizes for --backfill",
     )
     parser.add_argument("--profile", metavar="FORMAT", help="profile one format and exit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
@@ -109,6 +121,8 @@ def main(argv: list[str]) -> int:
         bench_memory(report)
     elif args.hostile:
         hostile.bench_hostile(report)
+    elif args.backfill:
+        bench_backfill(report, tuple(int(n) for n in args.backfill_objects.split(",")))
     else:
         formats = measured_formats(args.formats)
         bench_formats(formats, size, runs, report, naive=not args.no_naive, pure=not args.no_pure)
