@@ -488,10 +488,12 @@ def build_parser() -> argparse.ArgumentParser:
         "backfill", help="announce objects already in S3 to the ingest queue (by day, format)"
     )
     refill.add_argument("uri", metavar="s3://BUCKET/PREFIX")
-    refill.add_argument("--queue-url", required=True, help="the ingest queue")
+    refill.add_argument("--queue-url", required=True, metavar="URL", help="the ingest queue")
     refill.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="first day (included)")
     refill.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day (included)")
-    refill.add_argument("--format", help=f"only objects whose key says this format: {names}")
+    refill.add_argument(
+        "--format", metavar="NAME", help=f"only objects whose key says this format: {names}"
+    )
     refill.add_argument("--dry-run", action="store_true", help="count and size; send nothing")
     refill.add_argument("--start-after", metavar="KEY", help="list after this key (resume)")
     refill.set_defaults(func=cmd_backfill)
