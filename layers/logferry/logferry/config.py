@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -114,6 +115,51 @@ def _timezone(name: str) -> tzinfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"LOGFERRY_MAIL_TIMEZONE: unknown time zone {name!r}") from None
+
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+
+def _bucket_roles(spec: str) -> tuple[tuple[str, str], ...]:
+    """LOGFERRY_SOURCE_ROLE_ARNS: "bucket=role ARN,..." ("*" and "?" in bucket names)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        bucket, _, arn = item.partition("=")
+        if not bucket.strip() or not _ROLE_ARN.fullmatch(arn.strip()):
+            raise ValueError(
+                f"LOGFERRY_SOURCE_ROLE_ARNS: expected bucket=arn:aws:iam::<account>:role/<name>,"
+                f" got {item!r}"
+            )
+        pairs.append((bucket.strip(), arn.strip()))
+    return tuple(pairs)
+
+
+def _role_arn(env: dict[str, str], name: str) -> str:
+    arn = env.get(name, "").strip()
+    if arn and not _ROLE_ARN.fullmatch(arn):
+        raise ValueError(f"{name}: expected arn:aws:iam::<account>:role/<name>, got {arn!r}")
+    return arn
+
+
+def _account_prefixes(spec: str) -> tuple[tuple[str, str, str | None], ...]:
+    """LOGFERRY_ACCOUNT_PREFIXES: "prefix=account[:region],...", longest prefix first."""
+    found = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        prefix, _, value = item.rpartition("=")
+        account, _, region = value.partition(":")
+        if (
+            not prefix
+            or not _ACCOUNT_ID.fullmatch(account)
+            or (region and not _REGION.fullmatch(region))
+        ):
+            raise ValueError(
+                f"LOGFERRY_ACCOUNT_PREFIXES: expected prefix=<12-digit account>[:region],"
+                f" got {item!r}"
+            )
+        found.append((prefix, account, region or None))
+    return tuple(sorted(found, key=lambda entry: -len(entry[0])))
 
 
 def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
@@ -234,6 +280,16 @@ class Settings:
     # deleted. 0 < warm < cold < retention_days; cold without warm is allowed.
     warm_after_days: int | None = None
     cold_after_days: int | None = None
+    # Other accounts (logferry.accounts): buckets read through a role assumed for them
+    # ("*" and "?" wildcards; the first matching pattern wins); others with the function's own.
+    source_role_arns: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # Key prefix -> (account, region) of objects whose key layout states neither (CloudFront,
+    # S3 access logs without date partitions): the cloud.* facts of their documents.
+    account_prefixes: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)
+    # Account names, organizational units and tags from AWS Organizations on every document
+    # (logferry.enrich.organizations), through this role when set (else the function's own).
+    organizations: bool = False
+    organizations_role_arn: str = ""
 
     @property
     def days_back(self) -> int:
@@ -305,5 +361,9 @@ class Settings:
             writer_backend_roles=_names(env.get("LOGFERRY_WRITER_BACKEND_ROLES", "")),
             setup_backend_roles=_names(env.get("LOGFERRY_SETUP_BACKEND_ROLES", "")),
             reader_backend_roles=_names(env.get("LOGFERRY_READER_BACKEND_ROLES", "")),
+            source_role_arns=_bucket_roles(env.get("LOGFERRY_SOURCE_ROLE_ARNS", "")),
+            account_prefixes=_account_prefixes(env.get("LOGFERRY_ACCOUNT_PREFIXES", "")),
+            organizations=env.get("LOGFERRY_ORGANIZATIONS", "").lower() in ("1", "true", "yes"),
+            organizations_role_arn=_role_arn(env, "LOGFERRY_ORGANIZATIONS_ROLE_ARN"),
             **_tiers(env),
         )

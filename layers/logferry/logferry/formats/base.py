@@ -33,6 +33,10 @@ class LogFormat:
     # transaction), to be merged with what is already indexed instead of overwriting it: the
     # pipeline hands those to its merger (logferry.mail.merger.MailMerger), not to the sink.
     merges: ClassVar[bool] = False
+    # Whether AWS writes its logs (load balancers, VPC, CloudFront, S3, CloudTrail, WAF, ...):
+    # its documents carry cloud.provider, and the account and region of the object's key
+    # layout where the record states none (logferry.enrich.cloud). Mail servers' logs do not.
+    from_aws: ClassVar[bool] = True
 
     @property
     def dataset(self) -> str:
@@ -272,6 +276,9 @@ COMMON_MAPPING: Mapping = {
     "url": obj(original=TEXT_AND_KEYWORD, path=KEYWORD, query=KEYWORD, domain=KEYWORD),
     "user_agent": obj(original=TEXT_AND_KEYWORD),
     "host": obj(name=KEYWORD),
-    "cloud": obj(region=KEYWORD, account=obj(id=KEYWORD)),
+    "cloud": obj(provider=KEYWORD, region=KEYWORD, account=obj(id=KEYWORD, name=KEYWORD)),
+    # Facts of the account from AWS Organizations (logferry.enrich.organizations); its tags
+    # are `aws.organization.tags.<key>`, keywords by the template's dynamic rule.
+    "aws": obj(organization=obj(ou_path=KEYWORD)),
     "trace": obj(id=KEYWORD),
 }

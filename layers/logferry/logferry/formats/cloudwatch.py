@@ -87,6 +87,7 @@ class CloudWatchMailFormat(LogFormat):
     index_source = "mail"
     mapping = MAIL_MAPPING
     merges = True
+    from_aws = False  # mail servers' logs, shipped through CloudWatch Logs
 
     @property
     def dataset(self) -> str:

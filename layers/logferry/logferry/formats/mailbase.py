@@ -72,6 +72,7 @@ class MailFormat(LogFormat):
     index_source = "mail"
     mapping = MAIL_MAPPING
     merges = True
+    from_aws = False
     families: tuple[str, ...] = ()
     parsers: Mapping[str, MessageParser] = {}
 

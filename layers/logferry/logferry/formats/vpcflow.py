@@ -212,6 +212,16 @@ def _build(f: list[str], lay: Layout, times: dict[str, str]) -> Source:
     doc: Source = {"@timestamp": ts, "event": event}
     aws: Source = {key: value for i, key in lay.texts if (value := f[i]) != "-"}
     doc["aws"] = {"vpcflow": aws}
+    # The account of the network interface (the record's, which in a shared VPC is not always
+    # the account that owns the flow log and names the key).
+    account = aws.get("account_id")
+    if account is not None and len(account) == 12 and account.isdecimal():
+        region = aws.get("region")
+        doc["cloud"] = (
+            {"account": {"id": account}}
+            if region is None
+            else {"account": {"id": account}, "region": region}
+        )
 
     value = f[lay.action]
     if value != "-":

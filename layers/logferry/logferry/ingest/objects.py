@@ -9,6 +9,7 @@ read later, so its message returns to the queue.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
@@ -36,16 +37,34 @@ class ObjectSource(Protocol):
 
 
 class S3Objects:
-    def __init__(self, s3: Any) -> None:
-        self._s3 = s3
+    """Objects read with one client, or with each bucket's own (`client_for`: a role assumed
+    for the buckets of another account, logferry.accounts.BucketClients)."""
+
+    def __init__(self, s3: Any, client_for: Callable[[str], Any] | None = None) -> None:
+        self._client_for = client_for or (lambda bucket: s3)
+
+    def client(self, bucket: str) -> Any:
+        """The client that reads `bucket`."""
+        return self._client_for(bucket)
+
+    @classmethod
+    def reading(cls, s3: Any, source_role_arns: tuple[tuple[str, str], ...] = ()) -> S3Objects:
+        """Objects of the buckets LOGFERRY_SOURCE_ROLE_ARNS names read through their role's
+        client, the others through `s3`."""
+        if not source_role_arns:
+            return cls(s3)
+        from ..accounts import BucketClients  # boto3's sessions: only when a role is set
+
+        return cls(s3, BucketClients(s3, source_role_arns))
 
     def open(self, ref: ObjectRef) -> OpenedObject:
         args: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
         if ref.version_id:
             args["VersionId"] = ref.version_id
+        s3 = self.client(ref.bucket)
         try:
-            response = self._s3.get_object(**args)
-        except self._s3.exceptions.NoSuchKey:
+            response = s3.get_object(**args)
+        except s3.exceptions.NoSuchKey:
             raise ObjectGone(f"{ref.uri} does not exist (deleted?)") from None
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
@@ -68,8 +87,8 @@ class LocalFiles:
 class Objects:
     """S3 objects and local files (a reference without a bucket), for the command line."""
 
-    def __init__(self, s3: Any | None) -> None:
-        self._s3 = S3Objects(s3) if s3 is not None else None
+    def __init__(self, s3: Any | None, source_role_arns: tuple[tuple[str, str], ...] = ()) -> None:
+        self._s3 = S3Objects.reading(s3, source_role_arns) if s3 is not None else None
         self._files = LocalFiles()
 
     def open(self, ref: ObjectRef) -> OpenedObject:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..config import Settings
+from ..enrich import Enrichment, Fill
 from ..formats import format_for_content, format_for_key, get_format, skip_reason
 from ..formats.base import LineParser, LogFormat, line_rejection
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
@@ -125,6 +126,18 @@ class Pipeline:
     # A new merger for each object of a format that merges (`LogFormat.merges`: mail); such
     # objects cannot be ingested without one.
     mail: Callable[[], MailMerger] | None = None
+    # What documents gain besides their record (account, region, organization); default: what
+    # the settings ask for.
+    enrichment: Enrichment | None = None
+
+    def __post_init__(self) -> None:
+        if self.enrichment is None:
+            self.enrichment = Enrichment.from_settings(self.settings)
+
+    def fill(self, ref: ObjectRef, fmt: LogFormat) -> Fill | None:
+        """What one object's documents gain (None: nothing)."""
+        assert self.enrichment is not None
+        return self.enrichment.for_object(ref.key, fmt)
 
     def router(self, fmt: LogFormat) -> IndexRouter:
         """The index names of one object's entries, within the accepted window and cap."""
@@ -146,10 +159,13 @@ class Pipeline:
         router = router or self.router(fmt)
         days, route = router.days, router.route
         identity = ref.identity
+        fill = self.fill(ref, fmt)
         for item in fmt.parse_object(reader, ctx):
             if isinstance(item, Rejection):
                 yield item
                 continue
+            if fill is not None:
+                fill(item.source)
             ts = item.source.get("@timestamp")
             try:  # a day seen before: a hit implies a valid @timestamp
                 index: str | None = days[ts[:10]]  # type: ignore[index]
@@ -274,15 +290,16 @@ class Pipeline:
         router: IndexRouter,
     ) -> int:
         """The loop of `_ingest_lines` for a format with one entry per line, in one frame:
-        line -> document -> index and id -> JSON -> sink. It does what `documents` and
-        `parse_entries` do (same documents, ids and rejections) without their two generator
-        hops, Document and tuple per line, and with the index name looked up by day.
+        line -> document (+ what enrichment adds) -> index and id -> JSON -> sink. It does what
+        `documents` and `parse_entries` do (same documents, ids and rejections) without their two
+        generator hops, Document and tuple per line, and with the index name looked up by day.
         Returns the entries consumed (counted for the watch)."""
         take_header, parse_line = lines
         keep_original = ctx.keep_original
         id_prefix = ref.identity + "-"
         days, route = router.days, router.route  # YYYY-MM-DD -> index name
         dumps, add, reject = orjson.dumps, sink.add, letters.add
+        fill = self.fill(ref, fmt)
         consumed = 0
         at = watch.at
         for lineno, line in reader:
@@ -296,6 +313,8 @@ class Pipeline:
             else:
                 if keep_original:
                     source["event"]["original"] = line
+                if fill is not None:
+                    fill(source)
                 try:  # the index of a day seen before: a hit implies a valid @timestamp
                     index = days[source["@timestamp"][:10]]
                 except (KeyError, TypeError):  # a new day, or no valid @timestamp

@@ -137,7 +137,8 @@ class IngestService:
 
             sqs = boto3.client("sqs")
         time_left = TimeLeft()
-        pipeline = wire(settings, opensearch, S3Objects(s3), s3=s3, sqs=sqs, remaining=time_left)
+        objects = S3Objects.reading(s3, settings.source_role_arns)
+        pipeline = wire(settings, opensearch, objects, s3=s3, sqs=sqs, remaining=time_left)
         return cls(settings, pipeline, time_left)
 
     @property
