@@ -176,7 +176,8 @@ def _ingest_pipeline(
 
     s3 = boto3.client("s3") if reads_s3 or settings.deadletter_bucket else None
     opensearch = make_client(settings.opensearch_url, access=settings.cluster)
-    return wire(settings, opensearch, Objects(s3), s3=s3, format_name=format_name), s3
+    objects = Objects(s3, settings.source_role_arns)
+    return wire(settings, opensearch, objects, s3=s3, format_name=format_name), s3
 
 
 # One pipeline per worker process, built once by the pool's initializer.
