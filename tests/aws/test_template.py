@@ -33,6 +33,8 @@ from tests.conftest import ROOT
 from tests.support import load_script, native_compile_script, parser_corpus
 
 TEMPLATE = ROOT / "template.yaml"
+# The log-archive account's side of a cross-account deployment.
+LOG_ARCHIVE = ROOT / "log-archive.yaml"
 VENV_BIN = ROOT / ".venv" / "bin"
 # checkov pins boto3==1.35.49, aws-sam-cli pins boto3==1.43.108: they cannot share a virtualenv,
 # so checkov gets its own inside .venv (ignored by git, removed by `make clean`).
@@ -680,6 +682,27 @@ def test_analyst_principal_and_network_are_admitted_only_when_set() -> None:
         ("AcceptDaysBack", ["", "1", "30", "400"], ["0", "-1", "7d", " "]),
         ("WarmAfterDays", ["", "1", "7", "400"], ["0", "-1", "7d", " ", "07"]),
         ("ColdAfterDays", ["", "1", "30", "400"], ["0", "-1", "30d", " ", "030"]),
+        ("SourceOrganizationId", ["", "o-abcdef1234"], ["abcdef1234", "o-", "r-abcd1234ef"]),
+        (
+            "SourceRoleArns",
+            [
+                "",
+                "org-log-*=arn:aws:iam::222233334444:role/logferry-read-ingest",
+                "a=arn:aws:iam::222233334444:role/logferry-read-a,b*=arn:aws-cn:iam::"
+                "222233334444:role/logferry-read-b",
+            ],
+            [
+                "arn:aws:iam::222233334444:role/logferry-read-a",
+                "a=arn:aws:iam::222233334444:role/admin",
+                "a=arn:aws:iam::2222:role/logferry-read-a",
+                "a=arn:aws:iam::222233334444:role/logferry-read-a,",
+            ],
+        ),
+        (
+            "OrganizationsRoleArn",
+            ["", "arn:aws:iam::999988887777:role/org-reader"],
+            ["org-reader", "arn:aws:iam::999988887777:user/x"],
+        ),
     ],
 )
 def test_new_parameters_accept_only_what_they_mean(
@@ -855,6 +878,103 @@ def test_ingest_function_reads_from_the_stack_sources_only(
     )
 
 
+ESTATE = {
+    "ExistingLogBuckets": "org-log-archive",
+    "SourceAccountIds": "222233334444,555566667777",
+    "SourceOrganizationId": "o-abcdef1234",
+    "SourceRoleArns": "org-log-*=arn:aws:iam::222233334444:role/logferry-read-ingest",
+    "AccountPrefixes": "cloudfront/=222233334444",
+    "OrganizationsRoleArn": "arn:aws:iam::999988887777:role/org-reader",
+}
+
+
+def by_sid(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {statement.get("Sid", ""): statement for statement in statements}
+
+
+def test_other_accounts_notify_forward_and_are_read_through_their_roles() -> None:
+    from logferry.config import Settings
+
+    stack = Stack(ESTATE)
+    accounts = ["222233334444", "555566667777"]
+    queue = by_sid(stack.resource("IngestQueuePolicy")["Properties"]["PolicyDocument"]["Statement"])
+    key = by_sid(stack.resource("Key")["Properties"]["KeyPolicy"]["Statement"])
+    for statements in (queue, key):
+        by_account = (
+            statements.get("SourceAccountBucketsNotify")
+            or statements["SourceAccountBucketsSendToEncryptedQueue"]
+        )
+        assert by_account["Principal"] == {"Service": "s3.amazonaws.com"}
+        assert by_account["Condition"]["StringEquals"] == {"aws:SourceAccount": accounts}
+        by_organization = (
+            statements.get("SourceOrganizationBucketsNotify")
+            or statements["SourceOrganizationBucketsSendToEncryptedQueue"]
+        )
+        assert by_organization["Condition"]["StringEquals"] == {"aws:SourceOrgID": "o-abcdef1234"}
+    assert queue["SourceAccountBucketsNotify"]["Resource"] == "<IngestQueue.Arn>"
+    # Forwarded events: this account's default bus admits the accounts and the organization.
+    bus = "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    named = stack.resource("SourceAccountsPutEvents")["Properties"]["Statement"]
+    assert named["Principal"] == {"AWS": accounts}
+    assert (named["Action"], named["Resource"]) == ("events:PutEvents", bus)
+    organization = stack.resource("SourceOrganizationPutEvents")["Properties"]["Statement"]
+    assert organization["Principal"] == "*"
+    assert organization["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdef1234"}}
+    # The role may assume the archive's read roles and the Organizations role, nothing else.
+    assert stack.resources_allowed("IngestRole", "sts:AssumeRole") == {
+        "arn:aws:iam::*:role/logferry-read-*",
+        "arn:aws:iam::999988887777:role/org-reader",
+    }
+    settings = Settings.from_env(ingest_env(ESTATE))
+    assert settings.source_role_arns == (
+        ("org-log-*", "arn:aws:iam::222233334444:role/logferry-read-ingest"),
+    )
+    assert settings.account_prefixes == (("cloudfront/", "222233334444", None),)
+    assert settings.organizations
+    assert settings.organizations_role_arn == "arn:aws:iam::999988887777:role/org-reader"
+    # Without them, no other account is admitted or assumed.
+    alone = Stack(SOURCES)
+    assert not {"SourceAccountsPutEvents", "SourceOrganizationPutEvents"} & set(alone.resources())
+    assert alone.resources_allowed("IngestRole", "sts:AssumeRole") == set()
+    statements = alone.resource("IngestQueuePolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert not {"SourceAccountBucketsNotify", "SourceOrganizationBucketsNotify"} & set(
+        by_sid(statements)
+    )
+    env = Settings.from_env(ingest_env(SOURCES))
+    assert (env.source_role_arns, env.organizations) == ((), False)
+
+
+def test_log_archive_lends_a_read_role_only_the_ingest_role_can_assume() -> None:
+    from samcli.yamlhelper import yaml_parse
+
+    archive = yaml_parse(LOG_ARCHIVE.read_text())["Resources"]
+    role = archive["ReadRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Ref": "IngestRoleArn"}}
+    assert trust["Action"] == "sts:AssumeRole"
+    # Its name is one the ingest role may assume (the ingest template's logferry-read-*).
+    assumable = Stack(ESTATE).resources_allowed("IngestRole", "sts:AssumeRole")
+    pattern = next(arn for arn in assumable if arn.endswith("logferry-read-*"))
+    name = role["RoleName"]["Fn::Sub"].replace("${AWS::StackName}", "ingest-archive")
+    assert fnmatch.fnmatchcase(f"arn:aws:iam::222233334444:role/{name}", pattern)
+    statements = by_sid(role["Policies"][0]["PolicyDocument"]["Statement"][:2])
+    assert statements["ReadLogObjects"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert statements["ListLogBuckets"]["Action"] == "s3:ListBucket"
+    decrypt = role["Policies"][0]["PolicyDocument"]["Statement"][2]["Fn::If"][1]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert "kms:ViaService" in decrypt["Condition"]["StringEquals"]
+    # Forwarding: the archive buckets' new objects go to the ingest account's bus, by a role.
+    rule = archive["ForwardRule"]["Properties"]
+    assert rule["EventPattern"]["detail-type"] == ["Object Created"]
+    assert rule["EventPattern"]["detail"]["bucket"]["name"] == {"Ref": "LogBucketNames"}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Ref": "IngestEventBusArn"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["ForwardRole", "Arn"]}
+    # ... which ExistingBucketsRule of the ingest account takes to its queue.
+    pattern_there = Stack(ESTATE).resource("ExistingBucketsRule")["Properties"]["EventPattern"]
+    assert pattern_there["detail-type"] == rule["EventPattern"]["detail-type"]
+
+
 def test_ingest_function_gets_the_acceptance_bounds() -> None:
     from logferry.config import ACCEPT_MARGIN_DAYS, Settings
 
@@ -921,8 +1041,9 @@ def run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_cfn_lint_is_clean() -> None:
-    result = run([str(VENV_BIN / "cfn-lint"), str(TEMPLATE)], timeout=300)
+@pytest.mark.parametrize("template", [TEMPLATE, LOG_ARCHIVE], ids=lambda path: path.name)
+def test_cfn_lint_is_clean(template: Path) -> None:
+    result = run([str(VENV_BIN / "cfn-lint"), str(template)], timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -959,13 +1080,16 @@ def checkov() -> Path:
 
 
 @pytest.mark.slow
-def test_checkov_finds_no_failed_check(checkov: Path) -> None:
+@pytest.mark.parametrize(
+    ("template", "checks"), [(TEMPLATE, 40), (LOG_ARCHIVE, 5)], ids=["template", "log-archive"]
+)
+def test_checkov_finds_no_failed_check(checkov: Path, template: Path, checks: int) -> None:
     # --skip-download: no guideline fetch from the vendor's platform (no network here).
     result = run(
         [
             str(checkov),
             "-f",
-            str(TEMPLATE),
+            str(template),
             "--framework",
             "cloudformation",
             "--skip-download",
@@ -980,7 +1104,7 @@ def test_checkov_finds_no_failed_check(checkov: Path) -> None:
         for c in report["results"]["failed_checks"]
     ]
     assert failed == [], "\n".join(failed)
-    assert report["summary"]["passed"] > 40, "checkov checked (almost) nothing"
+    assert report["summary"]["passed"] > checks, "checkov checked (almost) nothing"
     for check in report["results"]["skipped_checks"]:
         assert check.get("check_result", {}).get("suppress_comment"), check["check_id"]
 
