@@ -52,6 +52,16 @@ ACCOUNT = "111122223333"
         ("cf/E2ABCDEFGHIJKL.2024-01-15-13.abcd1234.gz", KeyFacts(None, None, date(2024, 1, 15))),
         ("s3logs/2024-01-15-10-11-12-0123456789ABCDEF", KeyFacts(None, None, date(2024, 1, 15))),
         (f"AWSLogs/{ACCOUNT}/x/us-east-1/2024/02/31/y", KeyFacts(ACCOUNT, "us-east-1", None)),
+        (
+            f"AWSLogs/{ACCOUNT}/network-firewall/alert/eu-west-1/edge-fw/2024/01/15/10/"
+            f"{ACCOUNT}_network-firewall_alert_edge-fw_20240115T1000Z_a1b2c3d4.log.gz",
+            KeyFacts(ACCOUNT, "eu-west-1", date(2024, 1, 15)),
+        ),
+        (  # Route 53 Resolver: the VPC where the region would be
+            f"AWSLogs/{ACCOUNT}/vpcdnsquerylogs/vpc-0123456789abcdef0/2024/01/15/"
+            f"{ACCOUNT}_vpcdnsquerylogs_vpc-0123456789abcdef0_20240115T1000Z_a1b2c3d4.log.gz",
+            KeyFacts(ACCOUNT, None, date(2024, 1, 15)),
+        ),
         ("mail/maillog-2024.gz", NOTHING),
         ("orders/123456789012/2024/01/15/report.csv", NOTHING),
     ],

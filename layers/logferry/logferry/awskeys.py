@@ -24,10 +24,12 @@ _DAY = r"(?P<year>\d{4})/(?P<month>\d\d)/(?P<day>\d\d)"
 
 # Most specific first: each fact is taken from the first layout that states it.
 _LAYOUTS = (
-    # AWSLogs/[o-org/]<account>/<service>/<region>[/<one part, e.g. a WAF ACL>]/YYYY/MM/DD/
+    # AWSLogs/[o-org/]<account>/<service>/[<log type>/]<region>[/<one part>]/YYYY/MM/DD/: the
+    # log type of Network Firewall (alert, flow, tls), the part a WAF ACL's or a firewall's name
+    # (Route 53 Resolver puts the VPC where the region would be: no region, the day still).
     re.compile(
         r"(?:^|/)AWSLogs/(?:o-[a-z0-9]{10,32}/)?(?P<account>\d{12})/[A-Za-z0-9_-]+/"
-        rf"(?P<region>[a-z0-9-]+)/(?:[^/]+/)?{_DAY}/"
+        rf"(?:(?:alert|flow|tls)/)?(?P<region>[a-z0-9-]+)/(?:[^/]+/)?{_DAY}/"
     ),
     # Hive-compatible prefixes (VPC flow logs): aws-account-id=/aws-service=/aws-region=/year=
     re.compile(
