@@ -13,6 +13,9 @@ Invariants: the object's facts are worked out once per object, and its documents
 read-only dict of them (a document is serialised as soon as it is complete, nothing mutates
 it afterwards); a line costs one dict lookup and at most three inserts; Organizations is asked
 about an account at most once an hour (logferry.enrich.organizations), never per line.
+Measured (`python -m tools.bench --size-mb 20 --formats alb,vpcflow,nlb`, pure-Python parsers,
+medians of three runs interleaved with the commit before this fill): ALB 84,079 vs 74,499,
+VPC flow 207,172 vs 201,723, NLB 172,703 vs 172,329 lines/s: no cost above the noise.
 """
 
 from __future__ import annotations
