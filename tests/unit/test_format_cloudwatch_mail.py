@@ -110,5 +110,8 @@ def test_broken_envelope_and_foreign_program_are_rejections() -> None:
     assert "'dovecot' is not postfix or sendmail" in rejections[1].reason
 
 
-def test_detected_by_the_envelope() -> None:
-    assert format_for_content(envelope(["x"]).decode()) is CLOUDWATCH
+def test_detected_by_the_envelope_as_cloudwatch_logs_of_any_log_group() -> None:
+    from logferry.formats.cloudwatch_logs import FORMAT as CLOUDWATCH_LOGS
+
+    # The generic reader comes first; `cloudwatch-mail` stays for a forced format.
+    assert format_for_content(envelope(["x"]).decode()) is CLOUDWATCH_LOGS

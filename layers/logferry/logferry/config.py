@@ -162,6 +162,19 @@ def _account_prefixes(spec: str) -> tuple[tuple[str, str, str | None], ...]:
     return tuple(sorted(found, key=lambda entry: -len(entry[0])))
 
 
+def _log_groups(spec: str) -> tuple[tuple[str, str], ...]:
+    """LOGFERRY_LOG_GROUPS: "pattern=format,..." in the order given (the first match wins)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        pattern, sep, name = item.rpartition("=")
+        if not sep or not pattern.strip() or not re.fullmatch(r"[a-z0-9-]+", name.strip()):
+            raise ValueError(
+                f"LOGFERRY_LOG_GROUPS: expected log-group-pattern=format, got {item!r}"
+            )
+        pairs.append((pattern.strip(), name.strip()))
+    return tuple(pairs)
+
+
 def _prefix_map(spec: str) -> tuple[tuple[str, str], ...]:
     """Parse "prefix=format,prefix2=format2" into pairs, longest prefix first."""
     pairs = []
@@ -290,6 +303,9 @@ class Settings:
     # (logferry.enrich.organizations), through this role when set (else the function's own).
     organizations: bool = False
     organizations_role_arn: str = ""
+    # CloudWatch Logs subscription data: the format of each log group ("*" wildcards), before
+    # the defaults of logferry.formats.cloudwatch_logs and content detection.
+    log_groups: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property
     def days_back(self) -> int:
@@ -365,5 +381,6 @@ class Settings:
             account_prefixes=_account_prefixes(env.get("LOGFERRY_ACCOUNT_PREFIXES", "")),
             organizations=env.get("LOGFERRY_ORGANIZATIONS", "").lower() in ("1", "true", "yes"),
             organizations_role_arn=_role_arn(env, "LOGFERRY_ORGANIZATIONS_ROLE_ARN"),
+            log_groups=_log_groups(env.get("LOGFERRY_LOG_GROUPS", "")),
             **_tiers(env),
         )

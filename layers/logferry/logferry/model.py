@@ -46,13 +46,16 @@ class Document:
 
     `position` is the 1-based line number; `sub` tells apart several entries found on one
     line (CloudTrail records, concatenated WAF objects). `doc_id` overrides the positional id
-    for documents that have a natural key (mail transactions).
+    for documents that have a natural key (mail transactions). `index_source` overrides the
+    format's index source for an entry of another format carried inside this one (CloudWatch
+    Logs subscription data: logferry.formats.cloudwatch_logs).
     """
 
     source: Source
     position: int
     sub: int = 0
     doc_id: str | None = None
+    index_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,8 @@ class ParseContext:
     # lifetime, how far apart the lines of one transaction may be (Settings).
     timezone: tzinfo | None = None
     mail_queue_days: int = 5
+    # CloudWatch Logs subscription data: log group pattern -> format (LOGFERRY_LOG_GROUPS).
+    log_groups: tuple[tuple[str, str], ...] = ()
     # What a format that reads the object whole (a JSON stream, not lines) reports of it: the
     # lines it went through and the damage that ended it. The pipeline takes them over.
     lines_read: int | None = None

@@ -32,6 +32,7 @@ from . import (
     cloudfront,
     cloudtrail,
     cloudwatch,
+    cloudwatch_logs,
     lambda_logs,
     networkfirewall,
     nlb,
@@ -62,6 +63,7 @@ FORMATS: dict[str, LogFormat] = {
         s3access.FORMAT,
         postfix.FORMAT,
         sendmail.FORMAT,
+        cloudwatch_logs.FORMAT,  # before cloudwatch-mail: the same envelopes, any log group
         cloudwatch.FORMAT,
     )
 }
@@ -93,6 +95,14 @@ def get_format(name: str) -> LogFormat:
     except KeyError:
         known = ", ".join(sorted(FORMATS))
         raise UnknownFormat(f"unknown format {name!r} (known: {known})") from None
+
+
+def get_format_by_source(index_source: str) -> LogFormat:
+    """A format whose documents go under `index_source` (the first registered)."""
+    for fmt in FORMATS.values():
+        if fmt.index_source == index_source:
+            return fmt
+    raise UnknownFormat(f"no format indexes under {index_source!r}")
 
 
 def format_for_key(key: str, prefixes: Iterable[tuple[str, str]] = ()) -> LogFormat | None:

@@ -19,7 +19,14 @@ import orjson
 
 from ..config import Settings
 from ..enrich import Enrichment, Fill
-from ..formats import format_for_content, format_for_key, get_format, skip_reason
+from ..formats import (
+    FORMATS,
+    format_for_content,
+    format_for_key,
+    get_format,
+    get_format_by_source,
+    skip_reason,
+)
 from ..formats.base import LineParser, LogFormat, line_rejection
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
@@ -133,6 +140,9 @@ class Pipeline:
     def __post_init__(self) -> None:
         if self.enrichment is None:
             self.enrichment = Enrichment.from_settings(self.settings)
+        for pattern, name in self.settings.log_groups:  # a bad setting fails at start
+            if name not in FORMATS:
+                raise ValueError(f"LOGFERRY_LOG_GROUPS: {pattern}={name}: unknown format {name!r}")
 
     def fill(self, ref: ObjectRef, fmt: LogFormat) -> Fill | None:
         """What one object's documents gain (None: nothing)."""
@@ -160,12 +170,24 @@ class Pipeline:
         days, route = router.days, router.route
         identity = ref.identity
         fill = self.fill(ref, fmt)
+        # Entries of other formats carried inside this one (CloudWatch Logs subscription data)
+        # go under their own format's indices.
+        inner: dict[str, IndexRouter] = {}
         for item in fmt.parse_object(reader, ctx):
             if isinstance(item, Rejection):
                 yield item
                 continue
             if fill is not None:
                 fill(item.source)
+            if item.index_source is not None and item.index_source != fmt.index_source:
+                carried = inner.get(item.index_source)
+                if carried is None:
+                    carried = inner[item.index_source] = self.router(
+                        get_format_by_source(item.index_source)
+                    )
+                days, route = carried.days, carried.route
+            else:
+                days, route = router.days, router.route
             ts = item.source.get("@timestamp")
             try:  # a day seen before: a hit implies a valid @timestamp
                 index: str | None = days[ts[:10]]  # type: ignore[index]
@@ -199,6 +221,7 @@ class Pipeline:
             keep_original=settings.keep_original,
             timezone=settings.mail_timezone,
             mail_queue_days=settings.mail_queue_days,
+            log_groups=settings.log_groups,
         )
         return reader, ctx
 

@@ -1,0 +1,127 @@
+"""CloudWatch Logs subscription data of any log group: each record becomes the document its S3
+twin gives, under its own format's indices, with the envelope's owner as its account and the log
+event's time where the record has none."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from logferry.config import Settings
+from logferry.formats.cloudwatch_logs import FORMAT
+from logferry.formats.vpcflow import FORMAT as VPCFLOW
+from logferry.ingest.reader import LineReader
+from logferry.model import Document, ObjectRef, ParseContext, Rejection
+from tests.unit.test_format_cloudwatch_mail import FROM, TO
+
+OWNER = "111122223333"
+VPC_RECORD = (
+    "2 444455556666 eni-0a1b2c3d 10.0.0.7 10.0.1.5 49152 443 6 10 840 1795694400 1795694460"
+    " ACCEPT OK"
+)
+REPORT = (
+    "REPORT RequestId: 8f5c1a2e-0d4b-4c3e-9a55-1b2c3d4e5f60\tDuration: 12.34 ms\t"
+    "Billed Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\t"
+)
+
+
+def envelope(group: str, *messages: str, kind: str = "DATA_MESSAGE") -> bytes:
+    events = [
+        {"id": str(n), "timestamp": 1795694400000 + n, "message": m} for n, m in enumerate(messages)
+    ]
+    body = {
+        "messageType": kind,
+        "owner": OWNER,
+        "logGroup": group,
+        "logStream": "stream-1",
+        "subscriptionFilters": ["all"],
+        "logEvents": events,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def parse(*envelopes: bytes, log_groups: tuple[tuple[str, str], ...] = ()) -> list[Any]:
+    ctx = ParseContext(
+        ObjectRef("b", "firehose/2026/11/20/12/stream-1"),
+        datetime(2026, 11, 20, 12, tzinfo=UTC),
+        log_groups=log_groups,
+    )
+    data = b"".join(gzip.compress(e) for e in envelopes)  # Firehose: one gzip member each
+    return list(FORMAT.parse_object(LineReader(io.BytesIO(data)), ctx))
+
+
+def test_a_vpc_flow_record_is_its_s3_twin_under_the_vpcflow_indices() -> None:
+    [doc] = parse(envelope("/aws/vpc/flowlogs", VPC_RECORD))
+    assert isinstance(doc, Document)
+    assert doc.index_source == "vpcflow"
+    twin = VPCFLOW.new_parser().record(VPC_RECORD)
+    twin["cloud"]["provider"] = "aws"  # what the pipeline adds to an S3 twin too
+    assert doc.source == twin
+    assert doc.source["cloud"]["account"] == {"id": "444455556666"}  # the record's, not owner's
+
+
+def test_a_lambda_platform_line_takes_the_log_event_s_time_and_the_owner_s_account() -> None:
+    [doc] = parse(envelope("/aws/lambda/checkout", REPORT))
+    assert doc.index_source == "lambda"
+    assert doc.source["@timestamp"] == "2026-11-26T12:00:00.000Z"  # the event's epoch ms
+    assert doc.source["event"]["duration"] == 12_340_000
+    assert doc.source["cloud"] == {"provider": "aws", "account": {"id": OWNER}}
+
+
+def test_log_groups_of_several_formats_in_one_object_keep_positional_ids() -> None:
+    out = parse(
+        envelope("/aws/lambda/checkout", REPORT),
+        envelope("/aws/vpc/flowlogs", VPC_RECORD, VPC_RECORD),
+    )
+    assert [(d.index_source, d.position) for d in out] == [
+        ("lambda", 1),
+        ("vpcflow", 2),
+        ("vpcflow", 3),
+    ]
+    assert [d.position for d in parse(envelope("/aws/vpc/flowlogs", VPC_RECORD))] == [1]
+
+
+def test_a_log_group_is_named_by_setting_then_by_content() -> None:
+    [doc] = parse(envelope("network/edge", VPC_RECORD), log_groups=(("network/*", "vpcflow"),))
+    assert doc.index_source == "vpcflow"
+    [unknown] = parse(envelope("apps/orders", "order 42 shipped"))
+    assert isinstance(unknown, Rejection)
+    assert "log group 'apps/orders': format not recognised" in unknown.reason
+    assert "LOGFERRY_LOG_GROUPS" in unknown.reason
+
+
+def test_mail_log_groups_still_reduce_to_transactions() -> None:
+    out = parse(envelope("/mail/maillog", FROM, TO))
+    docs = [o for o in out if isinstance(o, Document)]
+    assert docs
+    assert {d.source["email"]["from"]["address"] for d in docs} == {"bob@foo.com"}
+
+
+def test_a_control_message_is_skipped_and_a_bad_record_rejected_with_its_reason() -> None:
+    out = parse(
+        envelope("", kind="CONTROL_MESSAGE"),
+        envelope("/aws/vpc/flowlogs", "2 444455556666 eni-0a1b2c3d 10.0.0.7"),
+    )
+    [rejection] = out
+    assert isinstance(rejection, Rejection)
+    assert "expected 14 fields" in rejection.reason
+
+
+def test_log_groups_setting_is_checked_at_start() -> None:
+    assert Settings.from_env({"LOGFERRY_LOG_GROUPS": "/app/*=lambda"}).log_groups == (
+        ("/app/*", "lambda"),
+    )
+    with pytest.raises(ValueError, match="LOGFERRY_LOG_GROUPS"):
+        Settings.from_env({"LOGFERRY_LOG_GROUPS": "/app/*"})
+    from logferry.ingest.deadletter import StreamDeadLetters
+    from logferry.ingest.objects import LocalFiles
+    from logferry.ingest.pipeline import Pipeline
+
+    settings = Settings.from_env({"LOGFERRY_LOG_GROUPS": "/app/*=nosuchformat"})
+    with pytest.raises(ValueError, match="unknown format 'nosuchformat'"):
+        Pipeline(settings, LocalFiles(), None, StreamDeadLetters())
