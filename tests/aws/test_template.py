@@ -885,6 +885,7 @@ ESTATE = {
     "SourceRoleArns": "org-log-*=arn:aws:iam::222233334444:role/logferry-read-ingest",
     "AccountPrefixes": "cloudfront/=222233334444",
     "OrganizationsRoleArn": "arn:aws:iam::999988887777:role/org-reader",
+    "LogGroups": "/corp/flows/*=vpcflow",
 }
 
 
@@ -932,6 +933,7 @@ def test_other_accounts_notify_forward_and_are_read_through_their_roles() -> Non
     assert settings.account_prefixes == (("cloudfront/", "222233334444", None),)
     assert settings.organizations
     assert settings.organizations_role_arn == "arn:aws:iam::999988887777:role/org-reader"
+    assert settings.log_groups == (("/corp/flows/*", "vpcflow"),)
     # Without them, no other account is admitted or assumed.
     alone = Stack(SOURCES)
     assert not {"SourceAccountsPutEvents", "SourceOrganizationPutEvents"} & set(alone.resources())
