@@ -51,7 +51,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         return lambda_context.get_remaining_time_in_millis() / 1000
 
     with logger.append_context_keys(message_id=record.message_id):
-        for result in service.process_message(record.body, seconds_left):  # "object done"
+        received = int(record.attributes.approximate_receive_count or 1)
+        for result in service.process_message(record.body, seconds_left, received):
             publish_object_metrics(metrics, result)
 
 

@@ -162,6 +162,27 @@ def _account_prefixes(spec: str) -> tuple[tuple[str, str, str | None], ...]:
     return tuple(sorted(found, key=lambda entry: -len(entry[0])))
 
 
+def _serverless(env: dict[str, str]) -> dict[str, str]:
+    """LOGFERRY_TARGET (opensearch, aoss; default: aoss for an `.aoss.` endpoint),
+    LOGFERRY_AOSS_COLLECTION_TYPE (timeseries, search) and LOGFERRY_AOSS_COLLECTION."""
+    url = env.get("OPENSEARCH_URL", "")
+    target = env.get("LOGFERRY_TARGET", "").strip() or (
+        "aoss" if ".aoss." in url else "opensearch"
+    )
+    if target not in ("opensearch", "aoss"):
+        raise ValueError(f"LOGFERRY_TARGET: expected opensearch or aoss, got {target!r}")
+    kind = env.get("LOGFERRY_AOSS_COLLECTION_TYPE", "").strip().lower() or "timeseries"
+    if kind not in ("timeseries", "search"):
+        raise ValueError(
+            f"LOGFERRY_AOSS_COLLECTION_TYPE: expected timeseries or search, got {kind!r}"
+        )
+    return {
+        "target": target,
+        "aoss_collection_type": kind,
+        "aoss_collection": env.get("LOGFERRY_AOSS_COLLECTION", "").strip(),
+    }
+
+
 def _log_groups(spec: str) -> tuple[tuple[str, str], ...]:
     """LOGFERRY_LOG_GROUPS: "pattern=format,..." in the order given (the first match wins)."""
     pairs = []
@@ -196,6 +217,7 @@ class ClusterAccess:
     username: str = ""  # LOGFERRY_OPENSEARCH_USERNAME / _PASSWORD: basic auth, locally
     password: str = field(default="", repr=False)
     region: str = ""  # AWS_REGION: the region requests are signed for (the Lambda's own)
+    serverless: bool = False  # LOGFERRY_TARGET=aoss: signed for service aoss, not es
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClusterAccess:
@@ -207,6 +229,7 @@ class ClusterAccess:
             username=env.get("LOGFERRY_OPENSEARCH_USERNAME", ""),
             password=env.get("LOGFERRY_OPENSEARCH_PASSWORD", ""),
             region=env.get("AWS_REGION", ""),
+            serverless=env.get("LOGFERRY_TARGET", "").strip() == "aoss",
         )
 
 
@@ -306,6 +329,21 @@ class Settings:
     # CloudWatch Logs subscription data: the format of each log group ("*" wildcards), before
     # the defaults of logferry.formats.cloudwatch_logs and content detection.
     log_groups: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # OpenSearch Serverless (LOGFERRY_TARGET=aoss, or an `.aoss.` endpoint): a collection of
+    # type "timeseries" (no custom _id: documents go without one) or "search" (ids kept), and
+    # its name, for the data lifecycle policy `logferry setup` writes.
+    target: str = "opensearch"
+    aoss_collection_type: str = "timeseries"
+    aoss_collection: str = ""
+
+    @property
+    def serverless(self) -> bool:
+        return self.target == "aoss"
+
+    @property
+    def sends_ids(self) -> bool:
+        """Whether bulk requests carry the deterministic _id (all but Serverless time series)."""
+        return not (self.serverless and self.aoss_collection_type == "timeseries")
 
     @property
     def days_back(self) -> int:
@@ -382,5 +420,6 @@ class Settings:
             organizations=env.get("LOGFERRY_ORGANIZATIONS", "").lower() in ("1", "true", "yes"),
             organizations_role_arn=_role_arn(env, "LOGFERRY_ORGANIZATIONS_ROLE_ARN"),
             log_groups=_log_groups(env.get("LOGFERRY_LOG_GROUPS", "")),
+            **_serverless(env),
             **_tiers(env),
         )

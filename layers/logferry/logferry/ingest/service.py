@@ -88,6 +88,7 @@ def wire(
         max_docs=settings.bulk_max_docs,
         remaining=budget,
         concurrency=settings.bulk_concurrency,
+        ids=settings.sends_ids,
     )
     # Mail transactions are merged with what is indexed, by a merger of their own per object.
     mail = functools.partial(
@@ -147,11 +148,24 @@ class IngestService:
         assert sink is not None
         return sink
 
-    def process_message(self, body: str, budget: Budget | None = None) -> list[ObjectResult]:
+    def process_message(
+        self, body: str, budget: Budget | None = None, receive_count: int = 1
+    ) -> list[ObjectResult]:
         """Ingest every object one queue message names, within `budget` (seconds left, for a
-        Lambda invocation); raise to have the message delivered again."""
+        Lambda invocation); raise to have the message delivered again. `receive_count` (SQS's
+        ApproximateReceiveCount) tells a redelivery: without ids (a Serverless time-series
+        collection) what it indexes may already be there, and is counted as such."""
         self.time_left.budget = budget or _unlimited
-        return self._process(body)
+        results = self._process(body)
+        if receive_count > 1 and not self.sink.ids:
+            for result in results:
+                if result.documents:
+                    result.extra["possible_duplicates"] = result.documents
+                    log.warning(
+                        "redelivered without document ids: possible duplicates",
+                        extra={"object": result.ref.uri, "documents": result.documents},
+                    )
+        return results
 
     def jobs(self, body: str) -> list[tuple[ObjectRef, Segment | None]]:
         """The objects (or object segments, for a continuation) one message names: at most

@@ -255,7 +255,7 @@ def make_client(
         import boto3
 
         session = boto3.Session()
-        service = "aoss" if ".aoss." in host else "es"
+        service = signing_service(host, access)
         region = signing_region(session, access)
         auth = Urllib3AWSV4SignerAuth(session.get_credentials(), region, service)
         source = "SigV4, the caller's AWS role"
@@ -285,6 +285,12 @@ def make_client(
 def needs_sigv4(host: str, access: ClusterAccess) -> bool:
     """AWS endpoints are signed; LOGFERRY_SIGV4=1 forces it for a custom domain name."""
     return host.endswith(".amazonaws.com") or access.sigv4
+
+
+def signing_service(host: str, access: ClusterAccess) -> str:
+    """`aoss` for OpenSearch Serverless (its endpoint, or LOGFERRY_TARGET=aoss behind a custom
+    name), `es` for a domain."""
+    return "aoss" if ".aoss." in host or access.serverless else "es"
 
 
 def signing_region(session: Any, access: ClusterAccess) -> str:

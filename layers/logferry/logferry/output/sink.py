@@ -129,7 +129,7 @@ class _Batch:
         """Index, id and source of one document (for a FailedDocument: rarely needed)."""
         action, _, source = self.body[self.starts[n] : self.starts[n + 1]].partition(b"\n")
         meta = orjson.loads(action)["index"]
-        return meta["_index"], meta["_id"], source[:-1]
+        return meta["_index"], meta.get("_id", ""), source[:-1]
 
 
 class BulkTransport:
@@ -192,6 +192,10 @@ class BulkSink:
     # dead letters), so that an object whose every document is refused holds none of them;
     # None: they stay in `failures`.
     spill: Callable[[list[FailedDocument]], None] | None = None
+    # Whether action lines carry the document's _id. False only for an OpenSearch Serverless
+    # time-series collection, which refuses a custom id: there a request sent again after
+    # OpenSearch applied it (a redelivered object, a timed-out request) duplicates documents.
+    ids: bool = True
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -229,7 +233,10 @@ class BulkSink:
         buffer = self._buffer
         self._starts.append(len(buffer))
         # One f-string, encoded once: cheaper than two encodes and bytes %-formatting.
-        buffer += f'{{"index":{{"_index":"{index}","_id":"{doc_id}"}}}}\n'.encode()
+        if self.ids:
+            buffer += f'{{"index":{{"_index":"{index}","_id":"{doc_id}"}}}}\n'.encode()
+        else:
+            buffer += f'{{"index":{{"_index":"{index}"}}}}\n'.encode()
         buffer += body
         buffer += b"\n"
         if len(buffer) >= self.max_bytes or len(self._starts) >= self._docs_limit:
