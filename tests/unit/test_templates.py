@@ -44,3 +44,14 @@ def test_each_named_source_gets_its_primaries_and_the_replicas() -> None:
         "prefix": "logs",
         "source": "nlb",
     }
+
+
+def test_a_source_under_a_named_one_s_pattern_keeps_the_catch_all_s_primaries() -> None:
+    # logs-alb-* matches logs-alb-connection-2026.12.02: alb-connection, not named, gets a
+    # template of its own (higher than alb's) with one primary
+    templates = layout_templates("logs", IndexLayout.parse("alb=week:6"), replicas=1)
+    assert {name: settings_of(body) for name, body in templates.items()} == {
+        "logs-logferry": (["logs-*"], 100, 1, 1),
+        "logs-logferry-alb": (["logs-alb-*"], 103, 6, 1),
+        "logs-logferry-alb-connection": (["logs-alb-connection-*"], 114, 1, 1),
+    }

@@ -9,7 +9,9 @@ replicas from the layout (logferry.output.layout).
   source's pattern also matches another's indices (`logs-alb-*` matches
   `logs-alb-connection-2026.12.02`) the longer, exact one wins; two sources of one length
   never match the same name, so no two templates of one priority overlap (which OpenSearch
-  refuses).
+  refuses). A source the layout does not name but whose indices a named source's pattern
+  matches (alb-connection when alb is named) gets a template of its own too, with the
+  catch-all's one primary: without it, alb's template would shard alb-connection's indices.
 - A source dropped from the layout loses its template at the next `logferry setup`; its
   indices keep their settings (templates act when an index is created).
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..formats import index_properties
-from ..output.layout import IndexLayout
+from ..output.layout import IndexLayout, source_kinds
 
 CATCH_ALL_PRIORITY = 100
 MANAGED_BY = "logferry"
@@ -82,20 +84,29 @@ def index_template(
 
 
 def layout_templates(
-    prefix: str, layout: IndexLayout, replicas: int = 1
+    prefix: str, layout: IndexLayout, replicas: int = 1, known: list[str] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Every template `setup` writes for this layout, by name: the catch-all first."""
+    """Every template `setup` writes for this layout, by name: the catch-all first. `known`:
+    every source name (default: the format registry's)."""
     templates = {template_name(prefix): index_template(prefix, shards=1, replicas=replicas)}
-    for source, shape in layout.sources:
+    named = [name for name, _ in layout.sources]
+    if known is None:
+        known = list(source_kinds()) if named else []
+    covered = [
+        other
+        for other in known
+        if other not in named and any(other.startswith(f"{name}-") for name in named)
+    ]
+    for source in named + covered:
         templates[template_name(prefix, source)] = index_template(
-            prefix, source=source, shards=shape.primary_shards, replicas=replicas
+            prefix, source=source, shards=layout.of(source).primary_shards, replicas=replicas
         )
     return templates
 
 
 def apply_templates(client: Any, prefix: str, layout: IndexLayout, replicas: int) -> list[str]:
     """Write the layout's templates (each PUT whole: the same body gives the same result) and
-    delete the source templates of this prefix the layout no longer names."""
+    delete the source templates of this prefix the layout no longer asks for."""
     done = []
     wanted = layout_templates(prefix, layout, replicas)
     for name, body in wanted.items():
@@ -104,9 +115,10 @@ def apply_templates(client: Any, prefix: str, layout: IndexLayout, replicas: int
         source = body["_meta"].get("source")
         if source:
             shape = layout.of(source)
+            primaries = "primary" if shape.primary_shards == 1 else "primaries"
             copies = "replica" if replicas == 1 else "replicas"
             line += (
-                f": {shape.primary_shards} primaries with {replicas} {copies} each, an index"
+                f": {shape.primary_shards} {primaries} with {replicas} {copies} each, an index"
                 f" by the {shape.period.value}"
             )
         done.append(line)
