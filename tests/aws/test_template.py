@@ -683,6 +683,7 @@ def test_analyst_principal_and_network_are_admitted_only_when_set() -> None:
         ("WarmAfterDays", ["", "1", "7", "400"], ["0", "-1", "7d", " ", "07"]),
         ("ColdAfterDays", ["", "1", "30", "400"], ["0", "-1", "30d", " ", "030"]),
         ("SourceOrganizationId", ["", "o-abcdef1234"], ["abcdef1234", "o-", "r-abcd1234ef"]),
+        ("ServerlessCollectionName", ["", "logs", "logferry-prod"], ["Logs", "1logs", "lo", "a_b"]),
         (
             "SourceRoleArns",
             [
@@ -975,6 +976,47 @@ def test_log_archive_lends_a_read_role_only_the_ingest_role_can_assume() -> None
     # ... which ExistingBucketsRule of the ingest account takes to its queue.
     pattern_there = Stack(ESTATE).resource("ExistingBucketsRule")["Properties"]["EventPattern"]
     assert pattern_there["detail-type"] == rule["EventPattern"]["detail-type"]
+
+
+def test_a_serverless_collection_replaces_the_domain() -> None:
+    from logferry.config import Settings
+
+    params = {**SOURCES, "ServerlessCollectionName": "logs"}
+    stack = Stack(params)
+    resources = stack.resources()
+    assert "Domain" not in resources and "MasterUserSecret" not in resources
+    assert resources["Collection"]["Properties"]["Type"] == "TIMESERIES"
+    settings = Settings.from_env(ingest_env(params))
+    assert settings.opensearch_url == "<Collection.CollectionEndpoint>"
+    assert (settings.serverless, settings.sends_ids, settings.aoss_collection) == (
+        True,
+        False,
+        "logs",
+    )
+    assert settings.cluster.serverless  # signed for aoss
+    access = json.loads(resources["CollectionDataAccess"]["Properties"]["Policy"])
+    assert access[0]["Principal"] == ["<IngestRole.Arn>", "<SetupRole.Arn>"]
+    [index_rule] = [r for r in access[0]["Rules"] if r["ResourceType"] == "index"]
+    assert index_rule["Resource"] == ["index/logs/logs-*"]
+    encryption = json.loads(resources["CollectionEncryption"]["Properties"]["Policy"])
+    assert encryption["KmsARN"] == "<Key.Arn>" and encryption["AWSOwnedKey"] is False
+    for role in ("IngestRole", "SetupRole"):
+        assert stack.resources_allowed(role, "aoss:APIAccessAll") == {"<Collection.Arn>"}
+        assert not any(
+            action.startswith("es:")
+            for statement in stack.statements(role)
+            for action in as_list(statement["Action"])
+        )
+    assert stack.resources_allowed("SetupRole", "aoss:CreateLifecyclePolicy") == {"*"}
+    setup = resources["Setup"]["Properties"]
+    assert setup["DataAccessPolicy"] == "<CollectionDataAccess>"
+    assert setup["Settings"]["LOGFERRY_TARGET"] == "aoss"
+    search = Settings.from_env(ingest_env({**params, "ServerlessCollectionType": "SEARCH"}))
+    assert search.sends_ids
+    # Without it, a domain as before.
+    domain = Settings.from_env(ingest_env(SOURCES))
+    assert (domain.target, domain.sends_ids) == ("opensearch", True)
+    assert "Collection" not in Stack(SOURCES).resources()
 
 
 def test_ingest_function_gets_the_acceptance_bounds() -> None:
