@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from logferry.config import Settings
-from logferry.formats import format_for_content
+from logferry.formats import MAIL_LOOKAHEAD, format_for_content, format_for_head
 from logferry.formats.postfix import FORMAT as POSTFIX
 from logferry.formats.postfix import is_postfix_qid, parse_postfix_message
 from logferry.formats.syslog import SyslogClock, parse_envelope, utc_from_iso
@@ -214,14 +214,58 @@ def test_delivery_line_without_status_is_rejected_with_reason() -> None:
         parse_postfix_message("smtp", "ABCDEF1: to=<a@b>, relay=none, delay=1")
 
 
-def test_not_syslog_and_not_a_mail_program_are_rejections() -> None:
+def test_not_syslog_and_the_other_mail_servers_lines_are_rejections() -> None:
     docs, rejections = parse(
-        "hello world\nDec 15 15:27:19 mx1 dovecot[12]: imap-login: Login: user=<bob>\n"
+        "hello world\nDec 15 15:27:19 mx1 sm-mta[12]: pBFERI8l019936: from=<a@b>, size=1\n"
     )
     assert docs == []
     assert [r.position for r in rejections] == [1, 2]
     assert "not a syslog line" in rejections[0].reason
-    assert "'dovecot' is not postfix" in rejections[1].reason
+    assert "'sm-mta' is not postfix" in rejections[1].reason
+
+
+# A host's mail.log as it is written: other daemons first, and around the MTA's lines. Their
+# lines, each source's own wording: spamd's from the Sekoia sample in realworld-logs
+# (postfix/sekoia-postfix-messages.log); amavisd-new's `Passed CLEAN {RelayedInbound}, ...,
+# Queue-ID: ..., queued_as: ...` and OpenDKIM's `<qid>: DKIM-Signature field added (s=, d=)`
+# as public mail.log excerpts show them; Dovecot's LMTP delivery `msgid=<...>: saved mail to
+# INBOX` and its login line as Dovecot logs them (no pid in the tag: `dovecot:`).
+HOST_MAILLOG = """\
+Dec 15 15:27:10 mx1 spamd[2311]: spamd: connection from mx.example.org [127.0.0.1]:33620 to port 783, fd 5
+Dec 15 15:27:11 mx1 spamd[2311]: spamd: result: . -1 - DKIM_SIGNED,SPF_PASS scantime=3.4,size=1430,user=debian-spamd,uid=119,required_score=5.0,rhost=127.0.0.1,raddr=127.0.0.1,rport=44944,mid=<1@example.org>,autolearn=disabled
+Dec 15 15:27:12 mx1 amavis[17075]: (17075-16) Passed CLEAN {RelayedInbound}, [74.125.82.52]:35825 <example@gmail.com> -> <freddie@example.ca>, Queue-ID: B7DEA22066C, Message-ID: <CAARX@mail.gmail.com>, mail_id: DSnzfz0QF6Vd, Hits: -0.1, size: 2003, queued_as: 74FF5220670, 1388 ms
+Dec 15 15:27:13 mx1 opendkim[5762]: 27EEC802C1C5: DKIM-Signature field added (s=default, d=foo.com)
+Dec 15 15:27:14 mx1 dovecot: lmtp(alice)<4242><Yx3bFq>: msgid=<CAARX@mail.gmail.com>: saved mail to INBOX
+Dec 15 15:27:15 mx1 dovecot: imap-login: Login: user=<alice>, method=PLAIN, rip=10.0.0.2, lip=10.0.0.1
+Dec 15 15:27:19 mx1 postfix/smtpd[1148]: 7EE668039: client=bob.desktop[10.10.10.10]:52114
+Dec 15 15:27:19 mx1 opendkim[5762]: 7EE668039: DKIM-Signature field added (s=default, d=foo.com)
+Dec 15 15:27:19 mx1 postfix/qmgr[1002]: 7EE668039: from=<bob@foo.com>, size=1234, nrcpt=1 (queue active)
+Dec 15 15:27:20 mx1 postfix/smtp[1151]: 7EE668039: to=<alice@bar.com>, relay=mx.bar.com[10.20.20.20]:25, delay=0.9, delays=0.1/0/0.4/0.4, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+Dec 15 15:27:20 mx1 postfix/qmgr[1002]: 7EE668039: removed
+"""  # noqa: E501
+
+
+def test_other_daemons_lines_are_skipped_and_make_no_transaction() -> None:
+    ctx = ParseContext(ObjectRef("", "maillog"), DEC_2011)
+    reducer = POSTFIX.reducer(ctx)
+    lines = list(enumerate(HOST_MAILLOG.splitlines(), 1))
+    out = list(POSTFIX.parse_with(reducer, lines, ctx))
+    assert [item for item in out if isinstance(item, Rejection)] == []
+    (doc,) = [item.source for item in out if isinstance(item, Document)]
+    assert doc["email"]["local_id"] == "7EE668039"  # not B7DEA22066C nor 27EEC802C1C5
+    assert doc["@timestamp"] == "2011-12-15T15:27:19Z"  # opendkim's line adds no time either
+    assert reducer.skipped["other-program"] == 7
+    assert reducer.transaction_lines == 4
+
+
+def test_detected_from_the_first_postfix_line_past_other_daemons() -> None:
+    lines = HOST_MAILLOG.splitlines()
+    assert format_for_content(lines[0]) is None
+    assert format_for_head(lines) is POSTFIX
+    assert format_for_head(lines[:6]) is None  # no line of the MTA: not guessed
+    beyond = [lines[0]] * MAIL_LOOKAHEAD + lines[6:]
+    assert format_for_head(beyond) is None  # only the first MAIL_LOOKAHEAD lines are read
+    assert format_for_head(beyond[1:]) is POSTFIX
 
 
 # -- syslog envelope and time ------------------------------------------------------------

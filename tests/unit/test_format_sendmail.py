@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from logferry.formats import format_for_content
+from logferry.formats import format_for_content, format_for_head
 from logferry.formats.sendmail import FORMAT as SENDMAIL
 from logferry.formats.sendmail import parse_sendmail_message, seconds, split_relay
 from logferry.mail.reducer import SKIP
@@ -220,3 +220,20 @@ def test_detected_by_program_tag() -> None:
     line = "Feb 16 23:33:20 smtp1 sm-mta[5133]: s1GNXHYB005133: from=<a@b>, size=1"
     assert format_for_content(line) is SENDMAIL
     assert format_for_content(SEED.splitlines()[0]) is SENDMAIL
+
+
+def test_detected_past_other_daemons_whose_lines_are_skipped() -> None:
+    # spamd's wording from the Sekoia sample (realworld-logs/postfix/sekoia-postfix-messages.log);
+    # MIMEDefang, a sendmail milter, logs the queue id first (as mimedefang.pl does).
+    text = (
+        "Dec 15 15:27:10 smtp spamd[2311]: spamd: connection from smtp [127.0.0.1]:33620 to port"
+        " 783, fd 5\n"
+        "Dec 15 15:27:18 smtp mimedefang.pl[812]: qBFERI8l019999: MDLOG,qBFERI8l019999,mail_in\n"
+        + SEED
+    )
+    lines = text.splitlines()
+    assert format_for_content(lines[0]) is None
+    assert format_for_head(lines) is SENDMAIL
+    docs, rejections = parse(text)
+    assert rejections == []
+    assert [doc["email"]["local_id"] for doc in docs] == ["pBFERI8l019936"]

@@ -123,3 +123,15 @@ def test_an_over_long_line_across_reads_is_dropped_and_numbered() -> None:
     first, reader = lines_of(body, max_line_bytes=1000)
     assert first == [(1, "a"), (3, "b"), (4, "c")]
     assert [r.position for r in reader.rejections] == [2]
+
+
+def test_head_lines_peek_whole_lines_and_consume_nothing() -> None:
+    body = "\ufeff\n" + "".join(f"line {i:04d}\n" for i in range(1000))
+    reader = LineReader(io.BytesIO(gzip.compress(body.encode())))
+    assert reader.head_lines(3) == ["line 0000", "line 0001", "line 0002"]
+    # A peek of 50 bytes cuts line 5 short: only the whole lines before it.
+    assert reader.head_lines(100, size=50) == [f"line {i:04d}" for i in range(4)]
+    assert len(reader.head_lines(1000)) == 1000
+    assert [text for _, text in reader][1:3] == ["line 0000", "line 0001"]  # from byte 0
+    short = LineReader(io.BytesIO(b"a\nb"))
+    assert short.head_lines(10) == ["a", "b"]  # the object ends: its last line is whole

@@ -7,9 +7,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .output.layout import IndexLayout, replica_count
+
+if TYPE_CHECKING:  # logferry.enrich reads Settings: imported where the rules are parsed
+    from .enrich.rules import Rule
 
 
 def pure_python_parsers(env: Mapping[str, str] | None = None) -> bool:
@@ -245,6 +249,27 @@ class ResumeSettings:
     dlq_url: str = ""  # LOGFERRY_DLQ_URL: the ingest queue's DLQ, for `logferry replay`
 
 
+def _enrich(spec: str | None) -> tuple[str, ...]:
+    """LOGFERRY_ENRICH (logferry.enrich.enrichers)."""
+    from .enrich import enrichers
+
+    return enrichers(spec)
+
+
+def _rules(spec: str, setting: str) -> tuple[Rule, ...]:
+    """LOGFERRY_DROP or LOGFERRY_SAMPLE: a bad rule raises, naming it (logferry.enrich.rules)."""
+    from .enrich.rules import parse_drop, parse_sample
+
+    return (parse_sample if setting == "LOGFERRY_SAMPLE" else parse_drop)(spec, setting)
+
+
+def _excluded(spec: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """LOGFERRY_EXCLUDE_FIELDS (logferry.enrich.rules)."""
+    from .enrich.rules import parse_exclude
+
+    return parse_exclude(spec)
+
+
 @dataclass(frozen=True)
 class Settings:
     opensearch_url: str = "http://127.0.0.1:9200"
@@ -329,6 +354,16 @@ class Settings:
     # CloudWatch Logs subscription data: the format of each log group ("*" wildcards), before
     # the defaults of logferry.formats.cloudwatch_logs and content detection.
     log_groups: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # GeoIP databases (MaxMind format), each a path or s3://bucket/key (logferry.enrich.geoip),
+    # and what enrichment is on (LOGFERRY_ENRICH: logferry.enrich.ENRICHERS; GeoIP needs a
+    # database). Per-source rules (logferry.enrich.rules): documents dropped, sampled, and
+    # fields removed before indexing.
+    geoip_city_db: str = ""
+    geoip_asn_db: str = ""
+    enrich: tuple[str, ...] = ("geoip", "user_agent")
+    drop: tuple[Rule, ...] = field(default_factory=tuple)
+    sample: tuple[Rule, ...] = field(default_factory=tuple)
+    exclude_fields: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
     # OpenSearch Serverless (LOGFERRY_TARGET=aoss, or an `.aoss.` endpoint): a collection of
     # type "timeseries" (no custom _id: documents go without one) or "search" (ids kept), and
     # its name, for the data lifecycle policy `logferry setup` writes.
@@ -420,6 +455,12 @@ class Settings:
             organizations=env.get("LOGFERRY_ORGANIZATIONS", "").lower() in ("1", "true", "yes"),
             organizations_role_arn=_role_arn(env, "LOGFERRY_ORGANIZATIONS_ROLE_ARN"),
             log_groups=_log_groups(env.get("LOGFERRY_LOG_GROUPS", "")),
+            geoip_city_db=env.get("LOGFERRY_GEOIP_CITY_DB", "").strip(),
+            geoip_asn_db=env.get("LOGFERRY_GEOIP_ASN_DB", "").strip(),
+            enrich=_enrich(env.get("LOGFERRY_ENRICH")),
+            drop=_rules(env.get("LOGFERRY_DROP", ""), "LOGFERRY_DROP"),
+            sample=_rules(env.get("LOGFERRY_SAMPLE", ""), "LOGFERRY_SAMPLE"),
+            exclude_fields=_excluded(env.get("LOGFERRY_EXCLUDE_FIELDS", "")),
             **_serverless(env),
             **_tiers(env),
         )

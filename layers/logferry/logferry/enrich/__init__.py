@@ -1,8 +1,15 @@
 """What documents gain besides their record: facts of the account and organization
-(logferry.enrich.cloud, .organizations).
+(logferry.enrich.cloud, .organizations), where their addresses are (.geoip) and what their
+clients are (.useragent); and what is kept of them (.rules: drop, sample, exclude).
 
 `Enrichment` is built once per pipeline from Settings; `for_object` gives the fill of one
-object's documents (None when there is nothing to add), so that the per-line cost is one call.
+object's documents (None when there is nothing to add), composed of what applies to its format,
+so that the per-line cost is one call; `keep_for` gives its drop/sample/exclude decision (None
+when no rule names its format), which the pipeline asks after the fill and before indexing.
+
+LOGFERRY_ENRICH names what is on (`geoip,user_agent`, the default: GeoIP only when a database
+is configured; `none`: neither). Cloud facts are not switched by it: they cost nothing
+(logferry.enrich.cloud).
 """
 
 from __future__ import annotations
@@ -12,9 +19,43 @@ from typing import Any
 from ..config import Settings
 from ..formats.base import LogFormat
 from .cloud import CloudFacts, Fill, object_account
+from .geoip import GeoIP
 from .organizations import Organizations
+from .rules import Keep, Rules
+from .useragent import UserAgents
 
-__all__ = ["Enrichment", "Fill"]
+__all__ = ["AGENT_FORMATS", "ENRICHERS", "Enrichment", "Fill", "Keep"]
+
+# What LOGFERRY_ENRICH may name.
+ENRICHERS = ("geoip", "user_agent")
+
+# Formats whose documents carry `user_agent.original`: the parser's rules are loaded (~0.24 s)
+# only when one of them is read.
+AGENT_FORMATS = frozenset({"alb", "clb", "cloudfront", "s3access", "waf", "apigateway"})
+
+
+def _compose(fills: list[Fill]) -> Fill | None:
+    if not fills:
+        return None
+    if len(fills) == 1:
+        return fills[0]
+    if len(fills) == 2:
+        first, second = fills
+
+        def both(source: Any) -> None:
+            first(source)
+            second(source)
+
+        return both
+    first, second, third = fills[0], fills[1], fills[2:]
+
+    def every(source: Any) -> None:
+        first(source)
+        second(source)
+        for fill in third:
+            fill(source)
+
+    return every
 
 
 class Enrichment:
@@ -22,26 +63,84 @@ class Enrichment:
         self,
         account_prefixes: tuple[tuple[str, str, str | None], ...] = (),
         organizations: Organizations | None = None,
+        geoip: GeoIP | None = None,
+        user_agents: bool | UserAgents = False,
+        rules: Rules | None = None,
     ) -> None:
         self.account_prefixes = account_prefixes
         self.organizations = organizations
+        self.geoip = geoip
+        # True: made on first use (the rules' loading time is paid only by formats with agents).
+        self._user_agents = user_agents
+        self.rules = rules or Rules()
 
     @classmethod
-    def from_settings(cls, settings: Settings, organizations_client: Any = None) -> Enrichment:
+    def from_settings(
+        cls, settings: Settings, organizations_client: Any = None, s3: Any = None
+    ) -> Enrichment:
         """With Organizations when settings ask for it: through the client given, else one made
-        with LOGFERRY_ORGANIZATIONS_ROLE_ARN's role (or the process's own credentials)."""
+        with LOGFERRY_ORGANIZATIONS_ROLE_ARN's role (or the process's own credentials). GeoIP
+        databases in S3 are read through `s3` (else a client of the process's own)."""
         organizations = None
         if settings.organizations:
             if organizations_client is None:
                 organizations_client = _organizations_client(settings.organizations_role_arn)
             organizations = Organizations(organizations_client)
-        return cls(settings.account_prefixes, organizations)
+        geoip = None
+        if "geoip" in settings.enrich:
+            geoip = GeoIP.open(settings.geoip_city_db, settings.geoip_asn_db, s3)
+        rules = Rules(settings.drop, settings.sample, settings.exclude_fields)
+        if rules:
+            from ..formats import FORMATS
+            from .rules import check_sources
+
+            check_sources(FORMATS, rules.drop, rules.sample, rules.exclude)
+        return cls(
+            settings.account_prefixes,
+            organizations,
+            geoip,
+            "user_agent" in settings.enrich,
+            rules,
+        )
+
+    @property
+    def user_agents(self) -> UserAgents | None:
+        if self._user_agents is True:
+            self._user_agents = UserAgents()
+        return self._user_agents or None
 
     def for_object(self, key: str, fmt: LogFormat) -> Fill | None:
-        if not fmt.from_aws:
-            return None
-        account, region = object_account(key, self.account_prefixes)
-        return CloudFacts(account, region, self.organizations)
+        fills: list[Fill] = []
+        if fmt.from_aws:
+            account, region = object_account(key, self.account_prefixes)
+            fills.append(CloudFacts(account, region, self.organizations))
+        if self.geoip is not None:
+            self.geoip.refresh()
+            fills.append(self.geoip.fill())
+        if self._user_agents and fmt.name in AGENT_FORMATS:
+            agents = self.user_agents
+            assert agents is not None
+            fills.append(agents.fill())
+        return _compose(fills)
+
+    def keep_for(self, fmt: LogFormat) -> Keep | None:
+        """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""
+        return self.rules.for_source(fmt.name) if self.rules else None
+
+
+def enrichers(spec: str | None, setting: str = "LOGFERRY_ENRICH") -> tuple[str, ...]:
+    """LOGFERRY_ENRICH: a comma list of ENRICHERS, or `none`; unset: all of them."""
+    if spec is None or not spec.strip():
+        return ENRICHERS
+    names = tuple(filter(None, (part.strip().lower() for part in spec.split(","))))
+    if names == ("none",):
+        return ()
+    for name in names:
+        if name not in ENRICHERS:
+            raise ValueError(
+                f"{setting}: expected none or some of {','.join(ENRICHERS)}, got {name!r}"
+            )
+    return names
 
 
 def _organizations_client(role_arn: str) -> Any:

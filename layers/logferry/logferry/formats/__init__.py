@@ -3,6 +3,13 @@
 To add a format: write its module (a LogFormat subclass and a module-level FORMAT), add it to
 FORMATS below, and test it. Order matters only for content sniffing: the first format whose
 `matches_content` accepts the first line wins, so stricter formats come first.
+
+Only mail looks past the first line (`format_for_head`): a mail log is the host's syslog
+stream, whose first lines may come from other daemons (spamd, amavis, dovecot, opendkim), so
+postfix or sendmail is found from the first of its lines among the first MAIL_LOOKAHEAD. Every
+other format's objects are written by one service, whose first line is its own: they keep
+being detected from it (rejected alternative: any format from any of the first lines, which
+would let one stray line decide the format of an object of something else).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import copy
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib.machinery import SOURCE_SUFFIXES, FileFinder, SourceFileLoader
 
 from ..config import pure_python_parsers
@@ -120,6 +127,26 @@ def format_for_content(first_line: str) -> LogFormat | None:
     for fmt in FORMATS.values():
         if fmt.matches_content(first_line):
             return fmt
+    return None
+
+
+# How many of an object's first lines detection reads for a mail server's line.
+MAIL_LOOKAHEAD = 500
+_MAIL_FORMATS: tuple[LogFormat, ...] = (postfix.FORMAT, sendmail.FORMAT)
+
+
+def format_for_head(lines: Sequence[str]) -> LogFormat | None:
+    """The format of an object from its first non-empty lines: the first line's, else the mail
+    format of the first postfix or sendmail line among the first MAIL_LOOKAHEAD."""
+    if not lines:
+        return None
+    found = format_for_content(lines[0])
+    if found is not None:
+        return found
+    for line in lines[1:MAIL_LOOKAHEAD]:
+        for fmt in _MAIL_FORMATS:
+            if fmt.matches_content(line):
+                return fmt
     return None
 
 

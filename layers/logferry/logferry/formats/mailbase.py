@@ -1,7 +1,18 @@
 """The mail base: what the postfix and sendmail formats (and mail delivered through CloudWatch
 Logs) share. Syslog lines are reduced to one document per transaction (logferry.mail.reducer),
 which the pipeline hands to a merger of its own (`merges`), since a transaction's lines may
-span objects."""
+span objects.
+
+A mail log is the host's syslog stream, shared with the daemons around the mail server (spamd,
+amavis, dovecot, opendkim, ...). Their lines are skipped and counted (category `other-program`),
+not rejected, and never reach the message parsers: a queue id that only they mention (amavis'
+`Queue-ID:`, opendkim's `7EE668039: DKIM-Signature field added`) makes no transaction. A line of
+the other mail server's family (sendmail in a postfix object) is still rejected: it is mail this
+format cannot read, not noise. (Rejected alternative: reading queue ids from those daemons'
+lines too; their formats are theirs to change, and the MTA's own lines already hold the
+transaction.) Detection finds the MTA from the first of its lines among the object's first few
+hundred (formats.format_for_head), not from line one.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +23,9 @@ from ..model import Document, Line, ParseContext, ParseError, Rejection
 from .base import BOOLEAN, DATE, FLOAT, INTEGER, IP, KEYWORD, LONG, LogFormat, obj
 from .base import Mapping as IndexMapping
 from .syslog import SyslogClock, looks_like_syslog, parse_envelope
+
+# The category under which other daemons' lines are counted (MailReducer.skipped).
+OTHER_PROGRAM = "other-program"
 
 # email.* and mail.* of every mail document (postfix, sendmail, CloudWatch-delivered).
 MAIL_MAPPING: IndexMapping = {
@@ -98,11 +112,15 @@ class MailFormat(LogFormat):
         """`parse` with a given reducer, whose counts the caller can read afterwards."""
         clock = SyslogClock(ctx.object_time, ctx.timezone)
         feed = reducer.feed
+        skipped = reducer.skipped
         for lineno, line in lines:
             try:
                 ts, host, program, message = parse_envelope(line, clock)
             except ParseError as exc:
                 yield Rejection(lineno, str(exc), line)
+                continue
+            if family(program) is None:  # another daemon of the host: not mail
+                skipped[OTHER_PROGRAM] = skipped.get(OTHER_PROGRAM, 0) + 1
                 continue
             out = feed(lineno, ts, host, program, message, line)
             if out is not None:

@@ -15,6 +15,8 @@ def publish_object_metrics(metrics: Any, result: ObjectResult) -> None:
     metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=result.documents)
     metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=result.rejected)
+    # Not indexed by a drop or sample rule (LOGFERRY_DROP, LOGFERRY_SAMPLE): chosen, not lost.
+    metrics.add_metric(name="DocumentsDropped", unit=MetricUnit.Count, value=result.dropped)
     metrics.add_metric(name="DeadLetters", unit=MetricUnit.Count, value=result.dead_lettered)
     metrics.add_metric(name="BytesRead", unit=MetricUnit.Bytes, value=result.bytes_in)
     # Objects (or parts) checkpointed for a later invocation, and the messages that continue them.

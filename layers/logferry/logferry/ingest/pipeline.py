@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..config import Settings
-from ..enrich import Enrichment, Fill
+from ..enrich import Enrichment, Fill, Keep
 from ..formats import (
     FORMATS,
+    MAIL_LOOKAHEAD,
     format_for_content,
+    format_for_head,
     format_for_key,
     get_format,
     get_format_by_source,
@@ -70,6 +72,8 @@ class ObjectResult:
     lines: int = 0
     documents: int = 0
     rejected: int = 0
+    # Documents not indexed by a drop or sample rule (logferry.enrich.rules): not rejections.
+    dropped: int = 0
     dead_lettered: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
@@ -84,8 +88,8 @@ class ObjectResult:
         return data
 
 
-def _by_content(first_line: str | None) -> LogFormat | None:
-    return None if first_line is None else format_for_content(first_line)
+def _by_content(reader: LineReader) -> LogFormat | None:
+    return format_for_head(reader.head_lines(MAIL_LOOKAHEAD))
 
 
 def document_id(identity: str, doc: Document) -> str:
@@ -149,6 +153,12 @@ class Pipeline:
         assert self.enrichment is not None
         return self.enrichment.for_object(ref.key, fmt)
 
+    def keep(self, fmt: LogFormat) -> Keep | None:
+        """Which of a format's documents are indexed, and without which fields (None: all,
+        whole): asked after the fill, so that rules see enriched fields."""
+        assert self.enrichment is not None
+        return self.enrichment.keep_for(fmt)
+
     def router(self, fmt: LogFormat) -> IndexRouter:
         """The index names of one object's entries, within the accepted window and cap."""
         settings = self.settings
@@ -164,12 +174,16 @@ class Pipeline:
         reader: LineReader,
         ctx: ParseContext,
         router: IndexRouter | None = None,
+        dropped: Callable[[str, Document], None] | None = None,
     ) -> Iterator[tuple[str, str, Document] | Rejection]:
-        """Parsed entries with their index and id, for the sink (and for `logferry parse`)."""
+        """Parsed entries with their index and id, for the sink (and for `logferry parse`).
+        With `dropped`, the drop and sample rules apply here, and what they drop goes to it
+        instead (the pipeline applies them itself, after its watch: see `_ingest_lines`)."""
         router = router or self.router(fmt)
         days, route = router.days, router.route
         identity = ref.identity
         fill = self.fill(ref, fmt)
+        keep = self.keep(fmt) if dropped is not None else None
         # Entries of other formats carried inside this one (CloudWatch Logs subscription data)
         # go under their own format's indices.
         inner: dict[str, IndexRouter] = {}
@@ -197,7 +211,12 @@ class Pipeline:
                     yield Rejection(item.position, why, _as_text(item.source))
                     continue
             assert index is not None
-            yield index, document_id(identity, item), item
+            doc_id = document_id(identity, item)
+            if keep is not None and not keep(item.source, doc_id):
+                assert dropped is not None
+                dropped(doc_id, item)
+                continue
+            yield index, doc_id, item
 
     def open(
         self, ref: ObjectRef, segment: Segment | None = None
@@ -238,7 +257,7 @@ class Pipeline:
         fmt = format_for_key(ref.key)
         first_line = reader.first_line()
         if fmt is None:
-            return _by_content(first_line)
+            return _by_content(reader)
         if first_line is not None and not fmt.matches_content(first_line):
             by_content = format_for_content(first_line)
             if by_content is not None:
@@ -311,19 +330,20 @@ class Pipeline:
         letters: LineLetters,
         watch: Watch | Unwatched,
         router: IndexRouter,
-    ) -> int:
+    ) -> tuple[int, int]:
         """The loop of `_ingest_lines` for a format with one entry per line, in one frame:
         line -> document (+ what enrichment adds) -> index and id -> JSON -> sink. It does what
         `documents` and `parse_entries` do (same documents, ids and rejections) without their two
         generator hops, Document and tuple per line, and with the index name looked up by day.
-        Returns the entries consumed (counted for the watch)."""
+        Returns the entries consumed (counted for the watch) and the documents dropped."""
         take_header, parse_line = lines
         keep_original = ctx.keep_original
         id_prefix = ref.identity + "-"
         days, route = router.days, router.route  # YYYY-MM-DD -> index name
         dumps, add, reject = orjson.dumps, sink.add, letters.add
         fill = self.fill(ref, fmt)
-        consumed = 0
+        keep = self.keep(fmt)
+        consumed = dropped = 0
         at = watch.at
         for lineno, line in reader:
             if take_header is not None and take_header(line):
@@ -357,13 +377,17 @@ class Pipeline:
             if index is None:
                 reject(rejection)
                 continue
+            doc_id = id_prefix + str(lineno)
+            if keep is not None and not keep(source, doc_id):
+                dropped += 1
+                continue
             try:
                 body = dumps(source)
             except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
                 reject(_unwritable(lineno, source, exc))
                 continue
-            add(index, id_prefix + str(lineno), body)
-        return consumed
+            add(index, doc_id, body)
+        return consumed, dropped
 
     def _ingest_lines(
         self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None
@@ -406,11 +430,12 @@ class Pipeline:
         try:
             lines = fmt.line_parser(reader, ctx) if merger is None else None
             if lines is not None:
-                consumed = self._send_lines(
+                consumed, result.dropped = self._send_lines(
                     ref, fmt, reader, ctx, lines, sink, letters, watch, router
                 )
             else:
                 at = watch.at
+                keep = self.keep(fmt)
                 for item in self.documents(ref, fmt, reader, ctx, router):
                     consumed += 1
                     if consumed >= at:  # only when watched: see checkpoint.Watch
@@ -422,6 +447,8 @@ class Pipeline:
                             continue
                     if isinstance(item, Rejection):
                         letters.add(item)
+                    elif keep is not None and not keep(item[2].source, item[1]):
+                        result.dropped += 1
                     elif merger is not None and merger.takes(item[2]):
                         merger.add(item[2])
                     else:
@@ -460,6 +487,7 @@ class Pipeline:
         if (
             result.outcome == "indexed"
             and not result.documents
+            and not result.dropped
             and (result.rejected or refused.failed)
         ):
             result.outcome = "rejected"  # not one line indexed

@@ -170,6 +170,21 @@ class LineReader:
                 return line
         return None
 
+    def head_lines(self, count: int, size: int = 256 * 1024) -> list[str]:
+        """Up to `count` non-empty lines from the object's first `size` decompressed bytes
+        (from `peek`, consuming nothing), for detection that looks past the first line; a
+        line the peek cut short is left out."""
+        head = self.peek(size)
+        pieces = head.split(b"\n", count + 1)
+        if len(head) >= size or len(pieces) > count + 1:
+            pieces.pop()  # cut short by the peek, or beyond `count`
+        lines = []
+        for raw in pieces:
+            line = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")
+            if line.strip():
+                lines.append(line)
+        return lines[:count]
+
     def chunks(self) -> Iterator[bytes]:
         """Decompressed bytes, in bounded chunks, capped at max_object_bytes in total.
 
