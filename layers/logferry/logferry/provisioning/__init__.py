@@ -39,12 +39,28 @@ def installed_plugins(client: Any) -> set[str]:
     return {row["component"] for row in rows}
 
 
-def apply(client: Any, settings: Settings, *, with_roles: bool = True) -> list[str]:
+def apply(
+    client: Any, settings: Settings, *, with_roles: bool = True, serverless: Any = None
+) -> list[str]:
     """Apply roles, template and policy; return one line per thing done, for the person
     running it. `with_roles=False`: the roles were written already, by another client (the setup
-    custom resource signs in as the master user for them)."""
+    custom resource signs in as the master user for them). On OpenSearch Serverless
+    (`settings.serverless`): templates and a data lifecycle policy, written through
+    `serverless` (a boto3 `opensearchserverless` client; made when not given)."""
     done = []
     prefix = settings.index_prefix
+    if settings.serverless:
+        from .serverless import apply_lifecycle, apply_template, not_on_serverless
+
+        if serverless is None:
+            import boto3
+
+            serverless = boto3.client("opensearchserverless")
+        done.append(apply_template(client, prefix))
+        done.append(apply_lifecycle(serverless, settings))
+        done.extend(not_on_serverless(settings))
+        done.extend(dashboards.apply(settings))
+        return done
     if with_roles:
         done.extend(apply_roles(client, prefix, role_mappings(settings)))
     done.extend(apply_templates(client, prefix, settings.index_layout, settings.replicas))
