@@ -528,9 +528,46 @@ def test_a_2018_line_of_25_fields_ends_at_error_reason() -> None:
     assert not {"target_port_list", "conn_trace_id", "node_ip", "unparsed_tail"} & elb.keys()
 
 
-def test_fewer_than_25_fields_is_rejected_with_the_count() -> None:
-    line = BASE[: BASE.index(' "forward"')]
-    with pytest.raises(ParseError, match="expected at least 25 fields, got 22"):
+# AWS's own examples of 2016 (the ALB guide's access-log page, load-balancer-access-logs.html,
+# as it read then; kept verbatim in Beats' x-pack/functionbeat S3 ALB parser tests, which name
+# that page): 20 fields, ending at chosen_cert_arn, its and domain_name's nulls unquoted.
+ALB_2016_HTTPS = (
+    "https 2016-08-10T23:39:43.065466Z app/my-loadbalancer/50dc6c495c0c9188 "
+    "192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "
+    '"GET https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 '
+    "TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/"
+    '73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" www.example.com '
+    "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+)
+ALB_2016_WS = (
+    "ws 2016-08-10T00:32:08.923954Z app/my-loadbalancer/50dc6c495c0c9188 10.0.0.140:40914 "
+    '10.0.1.192:8010 0.001 0.003 0.000 101 101 218 587 "GET http://10.0.0.30:80/ HTTP/1.1" '
+    '"-" - - arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/'
+    '73e2d6bc24d8a067 "Root=1-58337364-23a8c76965a2ef7629b185e3" - -'
+)
+
+
+def test_the_2016_examples_of_20_fields_end_at_chosen_cert_arn() -> None:
+    doc = FORMAT.parse_line(ALB_2016_HTTPS)
+    elb = doc["aws"]["elb"]
+    assert doc["@timestamp"] == "2016-08-10T23:39:43.065466Z"
+    assert elb["domain_name"] == "www.example.com"
+    assert doc["tls"]["client"]["server_name"] == "www.example.com"
+    assert elb["chosen_cert_arn"].endswith(":certificate/12345678-1234-1234-1234-123456789012")
+    assert doc["trace"]["id"] == "Root=1-58337281-1d84f3d73c47ec4e58577259"
+    assert doc["url"]["path"] == "/" and doc["http"]["response"]["status_code"] == 200
+    later = {"matched_rule_priority", "request_creation_time", "actions_executed", "error_reason"}
+    assert not later & elb.keys() and "unparsed_tail" not in elb
+    ws = FORMAT.parse_line(ALB_2016_WS)
+    assert ws["aws"]["elb"]["type"] == "ws" and ws["http"]["response"]["status_code"] == 101
+    assert not {"domain_name", "chosen_cert_arn"} & ws["aws"]["elb"].keys()
+    assert "user_agent" not in ws and "tls" not in ws
+    assert format_for_content(ALB_2016_HTTPS) is FORMAT
+
+
+def test_fewer_than_20_fields_is_rejected_with_the_count() -> None:
+    line = ALB_2016_HTTPS[: ALB_2016_HTTPS.index(" www.example.com arn:")]
+    with pytest.raises(ParseError, match="expected at least 20 fields, got 18"):
         FORMAT.parse_line(line)
 
 

@@ -1,4 +1,4 @@
-"""ALB access logs: 25 fields (2018) to 36 (2026), unknown trailing fields kept.
+"""ALB access logs: 20 fields (2016) to 36 (2026), unknown trailing fields kept.
 
 https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817
 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/ HTTP/1.1"
@@ -6,6 +6,12 @@ https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.1
 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:...:certificate/..." 1
 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" "200" "-" "-"
 TID_d7917035eabacb42bea251b01fb60ab4 "-" "-" "-" 100.51.96.60 "-" "-"
+
+AWS's examples of 2016 end at chosen_cert_arn (20 fields), and write its and domain_name's
+null markers unquoted; a line is read from those 20 fields up, and the fields a shorter (older)
+line lacks are absent from its document. A line that ends before chosen_cert_arn is rejected
+(rejected alternative: any length from the trace id on, which would let a line cut short pass
+for an old one; no AWS example of a shorter layout is known).
 
 Times are UTC with microseconds. `-` (quoted or not) is the null marker; the three timing
 fields say `-1` when the request could not be dispatched, which is absent here too.
@@ -31,7 +37,7 @@ from .elb import (
     tokenize,
 )
 
-MIN_FIELDS = 25  # 2018-2019 lines end at error_reason
+MIN_FIELDS = 20  # AWS's 2016 examples end at chosen_cert_arn (2018-2019 lines: error_reason)
 # type names an ALB line starts with
 ALB_TYPES = frozenset(("http", "https", "h2", "grpcs", "ws", "wss"))
 _NUMBERS = (
@@ -253,7 +259,7 @@ def fields_2026(line: str) -> list[str] | None:
 
 
 def _to_width(t: list[str], n: int) -> list[str]:
-    """An older line (25 fields and up), padded with the null marker to the fields of the
+    """An older line (20 fields and up), padded with the null marker to the fields of the
     widest layout known; a longer line is kept whole (its extra fields are its tail)."""
     if n < MIN_FIELDS:
         raise ParseError(f"expected at least {MIN_FIELDS} fields, got {n}")

@@ -8,8 +8,11 @@ SigV2 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader awsexamplebucket1.s3.us-west-1.amaz
 
 Objects are plain text (not gzipped) with keys without an extension. The time is bracketed with
 a space inside; Request-URI, Referer and User-Agent are quoted (and contain spaces and commas);
-any field can be `-`, and Request-URI is an unquoted `-` for BATCH.DELETE.OBJECT. The first 18
-fields are the original set; fields were added at the end since, and more may come (kept).
+any field can be `-`, and Request-URI is an unquoted `-` for BATCH.DELETE.OBJECT. The first 17
+fields (to User-Agent) are the original set of 2006; Version Id came with versioning, and fields
+were added at the end since, and more may come (kept). A record is read from 17 fields up: the
+fields a shorter (older) record lacks are absent from its document, not null and not a rejection.
+The time's offset is S3's own `+0000` in every record seen; any other is converted to UTC.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ..model import ParseError, Source
 from .base import BOOLEAN, KEYWORD, LONG, TLS_VERSIONS, LineFormat, obj, tls_version
 from .times import canonical, is_real_date, offset_minutes, to_utc
 
-MIN_FIELDS = 18
+MIN_FIELDS = 17  # records of 2006: the fields to User-Agent
 KNOWN_FIELDS = 26
 # Lines are split on quotes first (fast, in C). Lines with escaped or unbalanced quotes go
 # through this pattern instead: a quoted string (with \" escapes), a bracketed time, or a run
