@@ -1,0 +1,158 @@
+"""LOGFERRY_DROP, LOGFERRY_SAMPLE, LOGFERRY_EXCLUDE_FIELDS: parsed and checked when the settings
+are read (a bad rule names itself), matched on documents, sampling stable per document id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from logferry.config import Settings
+from logferry.enrich import Enrichment
+from logferry.enrich.rules import Rules, parse_drop, parse_exclude, parse_sample, sampled_in
+
+
+def alb_doc(
+    path: str = "/health", status: int = 200, agent: str = "ELB-HealthChecker/2.0"
+) -> dict[str, Any]:
+    return {
+        "url": {"path": path},
+        "http": {"response": {"status_code": status}},
+        "user_agent": {"original": agent},
+        "aws": {"elb": {"trace_id": "Root=1-abc"}},
+        "trace": {"id": "1-abc"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("LOGFERRY_DROP", "alb", "'alb'"),
+        ("LOGFERRY_DROP", "alb:url.path~/health", "'alb:url.path~/health'"),
+        ("LOGFERRY_DROP", "vpcflow:destination.port<high", "'vpcflow:destination.port<high'"),
+        ("LOGFERRY_DROP", "alb:url.path=/a,,http.request.method=GET", "'alb:url.path=/a,,"),
+        ("LOGFERRY_DROP", "ALB!:url.path=/a", "'ALB!:url.path=/a'"),
+        ("LOGFERRY_SAMPLE", "vpcflow:aws.vpcflow.action=ACCEPT:1.5", "ACCEPT:1.5'"),
+        ("LOGFERRY_SAMPLE", "vpcflow:aws.vpcflow.action=ACCEPT:0", "ACCEPT:0'"),
+        ("LOGFERRY_SAMPLE", "vpcflow", "'vpcflow'"),
+        ("LOGFERRY_EXCLUDE_FIELDS", "alb:aws.elb.trace_id,", "'alb:aws.elb.trace_id,'"),
+        ("LOGFERRY_EXCLUDE_FIELDS", "cloudfront", "'cloudfront'"),
+    ],
+)
+def test_a_bad_rule_fails_reading_the_settings_with_the_setting_and_the_rule_named(
+    setting: str, value: str, named: str
+) -> None:
+    good = "alb:url.path=/ok"
+    with pytest.raises(ValueError) as raised:
+        Settings.from_env({"LOGFERRY_DROP": good, setting: value})
+    message = str(raised.value)
+    assert message.startswith(f"{setting}: rule ")
+    assert named in message
+
+
+def test_a_rule_naming_no_known_source_fails_when_the_pipeline_is_built() -> None:
+    settings = Settings.from_env({"LOGFERRY_DROP": "elb:url.path=/health"})
+    with pytest.raises(ValueError, match=r"LOGFERRY_DROP: rule 'elb:url.path=/health': unknown"):
+        Enrichment.from_settings(settings)
+
+
+def test_the_issue_examples_parse() -> None:
+    drop = parse_drop("alb:url.path=/health;vpcflow:aws.vpcflow.action=ACCEPT,destination.port=443")
+    assert [(rule.source, len(rule.conditions)) for rule in drop] == [("alb", 1), ("vpcflow", 2)]
+    exclude = parse_exclude("alb:aws.elb.trace_id,trace.id;cloudfront:aws.cloudfront.cookie")
+    assert exclude == (
+        ("alb", ("aws.elb.trace_id", "trace.id")),
+        ("cloudfront", ("aws.cloudfront.cookie",)),
+    )
+    (sample,) = parse_sample("vpcflow:aws.vpcflow.action=ACCEPT:0.1")
+    assert (sample.source, sample.fraction, sample.conditions[0].value) == (
+        "vpcflow",
+        0.1,
+        "ACCEPT",
+    )
+
+
+def keep_of(drop: str = "", sample: str = "", exclude: str = "", source: str = "alb"):  # type: ignore[no-untyped-def]
+    keep = Rules(parse_drop(drop), parse_sample(sample), parse_exclude(exclude)).for_source(source)
+    assert keep is not None
+    return keep
+
+
+def test_equality_wildcards_and_inequality() -> None:
+    exact = keep_of("alb:url.path=/health")
+    assert not exact(alb_doc("/health"), "x-1")
+    assert exact(alb_doc("/healthz"), "x-1")
+    wild = keep_of("alb:user_agent.original=ELB-Health*")
+    assert not wild(alb_doc(), "x-1")
+    assert wild(alb_doc(agent="curl/8.5.0"), "x-1")
+    one = keep_of("alb:url.path=/v?/ping")
+    assert not one(alb_doc("/v2/ping"), "x-1") and one(alb_doc("/v22/ping"), "x-1")
+    unequal = keep_of("alb:url.path!=/api/*")
+    assert not unequal(alb_doc("/health"), "x-1")
+    assert unequal(alb_doc("/api/orders"), "x-1")
+
+
+def test_numbers_compare_and_equal_their_text() -> None:
+    below = keep_of("alb:http.response.status_code<400")
+    assert not below(alb_doc(status=200), "x-1")
+    assert below(alb_doc(status=404), "x-1")
+    above = keep_of("alb:http.response.status_code>499")
+    assert not above(alb_doc(status=503), "x-1") and above(alb_doc(status=499), "x-1")
+    equal = keep_of("alb:http.response.status_code=2*")
+    assert not equal(alb_doc(status=204), "x-1") and equal(alb_doc(status=304), "x-1")
+
+
+def test_every_condition_of_a_rule_must_hold_and_any_rule_drops() -> None:
+    keep = keep_of(
+        "alb:url.path=/health,http.response.status_code=200;alb:user_agent.original=curl*"
+    )
+    assert not keep(alb_doc("/health", 200), "x-1")
+    assert keep(alb_doc("/health", 503), "x-1")  # one condition fails: kept
+    assert keep(alb_doc("/home", 200, "Mozilla/5.0"), "x-1")
+    assert not keep(alb_doc("/home", 200, "curl/8.5.0"), "x-1")  # the second rule
+
+
+def test_an_absent_field_satisfies_only_inequality() -> None:
+    doc: dict[str, Any] = {"url": {"path": "/x"}}
+    assert keep_of("alb:client.ip=1.2.3.4")(doc, "x-1")
+    assert not keep_of("alb:client.ip!=1.2.3.4")(dict(doc), "x-1")
+    assert keep_of("alb:client.bytes>5")(dict(doc), "x-1")
+
+
+def test_rules_of_another_source_do_not_apply() -> None:
+    rules = Rules(parse_drop("vpcflow:aws.vpcflow.action=ACCEPT"))
+    assert rules.for_source("alb") is None
+
+
+def test_excluded_fields_are_removed_from_kept_documents_without_touching_shared_dicts() -> None:
+    shared: dict[str, Any] = {"geo": {"city_name": "Berlin", "country_iso_code": "DE"}}
+    doc = alb_doc("/home")
+    doc["source"] = {"ip": "81.2.69.142", "geo": shared["geo"]}
+    keep = keep_of(exclude="alb:aws.elb.trace_id,trace.id,source.geo.city_name,no.such.field")
+    assert keep(doc, "x-1")
+    assert doc["trace"] == {} and doc["aws"] == {"elb": {}}
+    assert doc["source"]["geo"] == {"country_iso_code": "DE"}
+    assert shared["geo"] == {"city_name": "Berlin", "country_iso_code": "DE"}
+
+
+def test_sampling_is_decided_by_the_id_alone_at_about_the_fraction() -> None:
+    keep = keep_of(sample="vpcflow:aws.vpcflow.action=ACCEPT:0.1", source="vpcflow")
+    ids = [f"bucket/AWSLogs/1/vpcflowlogs/x.log.gz-{n}" for n in range(1, 20001)]
+    first = [keep({"aws": {"vpcflow": {"action": "ACCEPT"}}}, i) for i in ids]
+    again = [keep({"aws": {"vpcflow": {"action": "ACCEPT"}}}, i) for i in ids]
+    assert first == again
+    assert 0.09 < sum(first) / len(ids) < 0.11
+    # Documents the rule does not match are all kept.
+    assert all(keep({"aws": {"vpcflow": {"action": "REJECT"}}}, i) for i in ids[:500])
+
+
+def test_sampling_another_objects_ids_chooses_other_documents() -> None:
+    one = [sampled_in(f"a/one.gz-{n}", 0.5) for n in range(2000)]
+    other = [sampled_in(f"a/other.gz-{n}", 0.5) for n in range(2000)]
+    assert one != other
+    assert all(sampled_in(f"x-{n}", 1.0) for n in range(1000))
+
+
+def test_drop_comes_before_sample() -> None:
+    keep = keep_of(drop="alb:url.path=/health", sample="alb:0.999999")
+    assert not keep(alb_doc("/health"), "x-1")
