@@ -242,6 +242,16 @@ def obj(**properties: Mapping) -> Mapping:
     return {"properties": properties}
 
 
+# ECS geo.* and as.* of an address (source and destination alike).
+GEO: Mapping = obj(
+    location={"type": "geo_point"},
+    country_iso_code=KEYWORD,
+    country_name=KEYWORD,
+    city_name=KEYWORD,
+    continent_code=KEYWORD,
+)
+AUTONOMOUS_SYSTEM: Mapping = obj(number=LONG, organization=obj(name=KEYWORD))
+
 # ECS fields more than one format writes: declared once, so every format agrees on the types.
 COMMON_MAPPING: Mapping = {
     "@timestamp": DATE,
@@ -256,9 +266,26 @@ COMMON_MAPPING: Mapping = {
         duration=LONG,
         original={"type": "text", "index": False},
     ),
-    "source": obj(ip=IP, port=INTEGER, address=KEYWORD, domain=KEYWORD, bytes=LONG, packets=LONG),
+    # geo and as: where a public address is (logferry.enrich.geoip).
+    "source": obj(
+        ip=IP,
+        port=INTEGER,
+        address=KEYWORD,
+        domain=KEYWORD,
+        bytes=LONG,
+        packets=LONG,
+        geo=GEO,
+        **{"as": AUTONOMOUS_SYSTEM},
+    ),
     "destination": obj(
-        ip=IP, port=INTEGER, address=KEYWORD, domain=KEYWORD, bytes=LONG, packets=LONG
+        ip=IP,
+        port=INTEGER,
+        address=KEYWORD,
+        domain=KEYWORD,
+        bytes=LONG,
+        packets=LONG,
+        geo=GEO,
+        **{"as": AUTONOMOUS_SYSTEM},
     ),
     "network": obj(transport=KEYWORD, iana_number=KEYWORD, bytes=LONG, packets=LONG),
     "tls": obj(
@@ -274,7 +301,14 @@ COMMON_MAPPING: Mapping = {
         response=obj(status_code=INTEGER, bytes=LONG),
     ),
     "url": obj(original=TEXT_AND_KEYWORD, path=KEYWORD, query=KEYWORD, domain=KEYWORD),
-    "user_agent": obj(original=TEXT_AND_KEYWORD),
+    # Parsed from `original` (logferry.enrich.useragent).
+    "user_agent": obj(
+        original=TEXT_AND_KEYWORD,
+        name=KEYWORD,
+        version=KEYWORD,
+        os=obj(name=KEYWORD, version=KEYWORD),
+        device=obj(name=KEYWORD),
+    ),
     "host": obj(name=KEYWORD),
     "cloud": obj(provider=KEYWORD, region=KEYWORD, account=obj(id=KEYWORD, name=KEYWORD)),
     # Facts of the account from AWS Organizations (logferry.enrich.organizations); its tags
