@@ -235,6 +235,12 @@ path.logs: $OS_HOME/logs/node-$n
 # A developer disk can be fuller than a server's: never go read-only because of it.
 cluster.routing.allocation.disk.threshold_enabled: false
 action.auto_create_index: true
+# A shared developer machine stalls now and then (a minute of disk wait under another job's
+# load was seen): no node may call itself unhealthy, or a live peer dead, for that. A killed
+# node is still seen gone at once (its connections close).
+monitor.fs.health.enabled: false
+cluster.fault_detection.leader_check.timeout: 30s
+cluster.fault_detection.follower_check.timeout: 30s
 EOF
     sed -i -e "s#logs/gc.log#logs/node-$n/gc.log#" -e "s#^-XX:HeapDumpPath=data#-XX:HeapDumpPath=data/node-$n#" \
       -e "s#^-XX:ErrorFile=logs/#-XX:ErrorFile=logs/node-$n/#" "$tree/config-node-$n/jvm.options"
