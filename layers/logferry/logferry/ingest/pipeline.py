@@ -174,11 +174,12 @@ class Pipeline:
         reader: LineReader,
         ctx: ParseContext,
         router: IndexRouter | None = None,
-        dropped: Callable[[str, Document], None] | None = None,
+        dropped: Callable[[str, str, Document], None] | None = None,
     ) -> Iterator[tuple[str, str, Document] | Rejection]:
         """Parsed entries with their index and id, for the sink (and for `logferry parse`).
         With `dropped`, the drop and sample rules apply here, and what they drop goes to it
-        instead (the pipeline applies them itself, after its watch: see `_ingest_lines`)."""
+        (index, id, document) instead (the pipeline applies them itself, after its watch: see
+        `_ingest_lines`)."""
         router = router or self.router(fmt)
         days, route = router.days, router.route
         identity = ref.identity
@@ -214,7 +215,7 @@ class Pipeline:
             doc_id = document_id(identity, item)
             if keep is not None and not keep(item.source, doc_id):
                 assert dropped is not None
-                dropped(doc_id, item)
+                dropped(index, doc_id, item)
                 continue
             yield index, doc_id, item
 
