@@ -170,9 +170,7 @@ def _serverless(env: dict[str, str]) -> dict[str, str]:
     """LOGFERRY_TARGET (opensearch, aoss; default: aoss for an `.aoss.` endpoint),
     LOGFERRY_AOSS_COLLECTION_TYPE (timeseries, search) and LOGFERRY_AOSS_COLLECTION."""
     url = env.get("OPENSEARCH_URL", "")
-    target = env.get("LOGFERRY_TARGET", "").strip() or (
-        "aoss" if ".aoss." in url else "opensearch"
-    )
+    target = env.get("LOGFERRY_TARGET", "").strip() or ("aoss" if ".aoss." in url else "opensearch")
     if target not in ("opensearch", "aoss"):
         raise ValueError(f"LOGFERRY_TARGET: expected opensearch or aoss, got {target!r}")
     kind = env.get("LOGFERRY_AOSS_COLLECTION_TYPE", "").strip().lower() or "timeseries"
