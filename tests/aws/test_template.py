@@ -1593,3 +1593,63 @@ def test_functions_ship_no_dependencies_of_their_own() -> None:
     for function in ("ingest", "setup"):
         lines = (ROOT / "functions" / function / "requirements.txt").read_text().splitlines()
         assert [line for line in lines if line.strip() and not line.startswith("#")] == []
+
+
+ENRICHED = {
+    **SOURCES,
+    "GeoIPCityDatabase": "s3://geo-databases/maxmind/GeoLite2-City.mmdb",
+    "GeoIPAsnDatabase": "/opt/geoip/GeoLite2-ASN.mmdb",
+    "Enrich": "geoip",
+    "Drop": "alb:url.path=/health;vpcflow:aws.vpcflow.action=ACCEPT,destination.port=443",
+    "ExcludeFields": "alb:aws.elb.trace_id,trace.id",
+    "Sample": "vpcflow:aws.vpcflow.action=ACCEPT:0.1",
+}
+
+
+def test_enrichment_and_volume_parameters_reach_the_ingest_function_and_its_role() -> None:
+    from logferry.config import Settings
+
+    env = ingest_env(ENRICHED)
+    settings = Settings.from_env(env)
+    assert settings.geoip_city_db == "s3://geo-databases/maxmind/GeoLite2-City.mmdb"
+    assert settings.geoip_asn_db == "/opt/geoip/GeoLite2-ASN.mmdb"
+    assert settings.enrich == ("geoip",)
+    assert [rule.text for rule in settings.drop] == ENRICHED["Drop"].split(";")
+    assert settings.exclude_fields == (("alb", ("aws.elb.trace_id", "trace.id")),)
+    assert [(rule.source, rule.fraction) for rule in settings.sample] == [("vpcflow", 0.1)]
+    # The role may read the database in S3 (not the one in the function's file system).
+    readable = Stack(ENRICHED).resources_allowed("IngestRole", "s3:GetObject")
+    assert "arn:aws:s3:::geo-databases/maxmind/GeoLite2-City.mmdb" in readable
+    both = Stack({**ENRICHED, "GeoIPAsnDatabase": "s3://geo-databases/asn.mmdb"})
+    assert {
+        "arn:aws:s3:::geo-databases/maxmind/GeoLite2-City.mmdb",
+        "arn:aws:s3:::geo-databases/asn.mmdb",
+    } <= both.resources_allowed("IngestRole", "s3:GetObject")
+    # By default: user agents on, no database, no rules, and nothing more to read.
+    plain = Settings.from_env(ingest_env(SOURCES))
+    assert (plain.geoip_city_db, plain.geoip_asn_db) == ("", "")
+    assert plain.enrich == ("geoip", "user_agent")
+    assert (plain.drop, plain.sample, plain.exclude_fields) == ((), (), ())
+    assert not any(
+        "geo-databases" in arn
+        for arn in Stack(SOURCES).resources_allowed("IngestRole", "s3:GetObject")
+    )
+    assert Settings.from_env(ingest_env({**SOURCES, "Enrich": "none"})).enrich == ()
+
+
+@pytest.mark.parametrize(
+    ("good", "bad"),
+    [
+        (
+            ["", "s3://geo-bucket/city.mmdb", "s3://a.b-c/x/y.mmdb", "/opt/geoip/city.mmdb"],
+            ["geo-bucket/city.mmdb", "s3://geo-bucket", "s3://geo-bucket/", "https://x/y.mmdb"],
+        )
+    ],
+)
+def test_geoip_database_parameters_accept_an_s3_location_or_a_path(
+    good: list[str], bad: list[str]
+) -> None:
+    for parameter in ("GeoIPCityDatabase", "GeoIPAsnDatabase"):
+        pattern = load_template()["Parameters"][parameter]["AllowedPattern"]
+        assert [value for value in good if not re.fullmatch(pattern, value)] == []
+        assert [value for value in bad if re.fullmatch(pattern, value)] == []
