@@ -18,6 +18,7 @@ from logferry.ingest.pipeline import ObjectResult, Pipeline
 from logferry.model import ObjectRef
 from logferry.output.sink import BulkSink, BulkTransport
 from tests.conftest import HISTORY_DAYS
+from tests.unit.test_format_parquet import without_pyarrow as without_pyarrow
 
 pytestmark = pytest.mark.integration
 
@@ -189,8 +190,8 @@ def test_vpc_flow_logs_answer_who_was_refused_on_ssh(
     assert count(os_client, index, {"term": {"source.ip": "2001:db8::/32"}}) == 1
 
 
-def test_vpc_flow_logs_in_parquet_end_unsupported_and_dead_lettered(
-    tmp_path: Path, os_client: Any, index_prefix: str
+def test_vpc_flow_logs_in_parquet_end_unsupported_and_dead_lettered_without_pyarrow(
+    tmp_path: Path, os_client: Any, index_prefix: str, without_pyarrow: None
 ) -> None:
     path = tmp_path / VPC_KEY.replace(".log.gz", ".log.parquet")
     path.parent.mkdir(parents=True)

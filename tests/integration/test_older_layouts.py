@@ -42,11 +42,9 @@ def hits(client: Any, pattern: str, query: dict[str, Any] | None = None) -> list
     return [hit["_source"] for hit in client.search(index=pattern, body=body)["hits"]["hits"]]
 
 
-def test_older_layouts_and_a_shared_mail_log_through_the_handler(
-    aws_env: None, index_prefix: str, opensearch_url: str, os_client: Any
-) -> None:
-    wiring = Wiring.create()
-    app = load_ingest_handler(
+def handler(wiring: Wiring, index_prefix: str, opensearch_url: str) -> Any:
+    """The ingest Lambda's module, its dead letters under DEADLETTERS in the wired bucket."""
+    return load_ingest_handler(
         {
             "OPENSEARCH_URL": opensearch_url,
             "LOGFERRY_INDEX_PREFIX": index_prefix,
@@ -54,6 +52,18 @@ def test_older_layouts_and_a_shared_mail_log_through_the_handler(
             "LOGFERRY_DEADLETTER_PREFIX": DEADLETTERS,
         }
     )
+
+
+def no_deadletters(wiring: Wiring) -> bool:
+    listed = wiring.s3.list_objects_v2(Bucket=wiring.bucket, Prefix=DEADLETTERS)
+    return listed.get("KeyCount", 0) == 0
+
+
+def test_older_layouts_and_a_shared_mail_log_through_the_handler(
+    aws_env: None, index_prefix: str, opensearch_url: str, os_client: Any
+) -> None:
+    wiring = Wiring.create()
+    app = handler(wiring, index_prefix, opensearch_url)
     offset = RECORD_2006.replace("[04/Aug/2006:22:34:02 +0000]", "[05/Aug/2006:01:04:02 +0230]")
     wiring.put(S3_KEY, f"{RECORD_2006}\n{RECORD_2014}\n{offset}\n".encode())
     wiring.put(ALB_KEY, gzip.compress(f"{ALB_2016_HTTPS}\n{ALB_2016_WS}\n".encode()))
@@ -62,8 +72,7 @@ def test_older_layouts_and_a_shared_mail_log_through_the_handler(
     response = app.lambda_handler({"Records": wiring.receive()}, FakeLambdaContext())
 
     assert response == {"batchItemFailures": []}
-    listed = wiring.s3.list_objects_v2(Bucket=wiring.bucket, Prefix=DEADLETTERS)
-    assert listed.get("KeyCount", 0) == 0  # nothing rejected, nothing dead-lettered
+    assert no_deadletters(wiring)  # nothing rejected, nothing dead-lettered
 
     first, offset_doc, old = hits(os_client, f"{index_prefix}-s3access-*")
     assert first["@timestamp"] == offset_doc["@timestamp"] == "2006-08-04T22:34:02Z"

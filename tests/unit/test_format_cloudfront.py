@@ -5,7 +5,6 @@ peers compared, properties under fuzzing."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import re
 from ipaddress import ip_address
@@ -19,14 +18,12 @@ from hypothesis import strategies as st
 from logferry.formats import format_for_content, format_for_key
 from logferry.formats.cloudfront import FORMAT, parse_record
 from logferry.formats.cloudfront_fields import LEGACY_HEADER
-from logferry.ingest.reader import LineReader
 from logferry.model import (
     Document,
     ObjectRef,
     ParseContext,
     ParseError,
     Rejection,
-    UnsupportedObject,
 )
 from tests.conftest import REALWORLD, examples
 
@@ -241,18 +238,6 @@ def test_v2_w3c_records_are_split_by_the_delimiter_that_fits_the_header(delimite
     assert doc["source"]["ip"] == "192.0.2.1"
     assert doc["http"]["response"]["status_code"] == 404
     assert doc["aws"]["cloudfront"]["edge_location"] == "CDG50-P2"
-
-
-def test_parquet_objects_are_declared_unsupported() -> None:
-    ref = ObjectRef("b", "AWSLogs/123456789012/CloudFront/E2ABCDEFGHIJKL/2024/12/04/08/x.parquet")
-    with pytest.raises(UnsupportedObject, match="Parquet"):
-        list(FORMAT.parse_object(LineReader(io.BytesIO(b"PAR1....")), ParseContext(ref)))
-    with pytest.raises(UnsupportedObject, match="Parquet"):
-        list(
-            FORMAT.parse_object(
-                LineReader(io.BytesIO(b"PAR1...")), ParseContext(ObjectRef("b", KEY))
-            )
-        )
 
 
 # -- detection ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """VPC flow logs: header-driven layouts, NODATA/SKIPDATA, protocols, headerless and JSON
-delivery, Parquet refused, every real file, peers compared, properties under fuzzing."""
+delivery, every real file, peers compared, properties under fuzzing."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from logferry.model import (
     ParseContext,
     ParseError,
     Rejection,
-    UnsupportedObject,
 )
 from tests.conftest import REALWORLD, examples
 
@@ -252,17 +251,7 @@ def test_malformed_records_are_rejected_with_a_reason(line: str, reason: str) ->
 # -- Parquet -----------------------------------------------------------------------------
 
 
-def test_parquet_objects_are_declared_unsupported_by_key() -> None:
-    ref = ObjectRef("b", KEY.replace(".log.gz", ".log.parquet"))
-    reader = LineReader(io.BytesIO(b"PAR1\x15\x04..."))
-    with pytest.raises(UnsupportedObject, match="VPC flow logs in Parquet are not supported"):
-        list(FORMAT.parse_object(reader, ParseContext(ref)))
-
-
-def test_parquet_content_under_a_text_key_is_recognised_by_its_magic() -> None:
-    reader = LineReader(io.BytesIO(b"PAR1\x15\x04\x15\x80\x01garbage"))
-    with pytest.raises(UnsupportedObject, match="Parquet"):
-        list(FORMAT.parse_object(reader, ParseContext(ObjectRef("b", KEY))))
+# Parquet objects, with and without pyarrow: tests/unit/test_format_parquet.py.
 
 
 def test_text_objects_are_parsed_through_parse_object() -> None:

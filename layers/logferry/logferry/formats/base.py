@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
 from ..ingest.reader import LineReader
-from ..model import Document, Line, ParseContext, ParseError, Rejection, Source, UnsupportedObject
+from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 
 Mapping = dict[str, Any]
 # One object's line parsing: (take_header or None, parse_line); see LogFormat.line_parser.
@@ -95,7 +95,9 @@ class HeaderParser(Protocol):
 class HeaderLineFormat(LogFormat):
     """A format with one entry per line, laid out by header lines that come before them (VPC
     flow, CloudFront): each object gets a fresh parser, which reads the headers and then the
-    records. These services can also deliver Parquet, which is refused with advice."""
+    records. These services can also deliver Parquet: its rows are read (formats.parquet,
+    with pyarrow) into the JSON records the same parser reads; without pyarrow such an object
+    is `unsupported`, with the reason and advice."""
 
     # What the object's logs are called and what to do instead, for the Parquet refusal.
     title: ClassVar[str]
@@ -104,24 +106,31 @@ class HeaderLineFormat(LogFormat):
     def new_parser(self) -> HeaderParser:
         raise NotImplementedError
 
+    def parquet_names(self, columns: list[str]) -> list[str]:
+        """The format's field names of a Parquet object's columns (default: as they are)."""
+        return columns
+
     def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
         parser = self.new_parser()
         return parse_entries(lines, parser.record, ctx.keep_original, parser.take_header)
 
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
-        self._refuse_parquet(reader, ctx)
+        if self._is_parquet(reader, ctx):
+            from .parquet import read_rows  # pyarrow, only for Parquet objects
+
+            record = self.new_parser().record
+            advice = f"{self.title} in Parquet: {self.parquet_advice}"
+            return read_rows(reader, ctx, self.parquet_names, record, advice)
         return self.parse(reader, ctx)
 
-    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser:
-        self._refuse_parquet(reader, ctx)
+    def line_parser(self, reader: LineReader, ctx: ParseContext) -> LineParser | None:
+        if self._is_parquet(reader, ctx):
+            return None  # rows, not lines: the pipeline iterates parse_object
         parser = self.new_parser()
         return parser.take_header, parser.record
 
-    def _refuse_parquet(self, reader: LineReader, ctx: ParseContext) -> None:
-        if ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1"):
-            raise UnsupportedObject(
-                f"{self.title} in Parquet are not supported: {ctx.ref.uri} ({self.parquet_advice})"
-            )
+    def _is_parquet(self, reader: LineReader, ctx: ParseContext) -> bool:
+        return ctx.ref.key.endswith(".parquet") or reader.peek(4).startswith(b"PAR1")
 
 
 def parse_entries(

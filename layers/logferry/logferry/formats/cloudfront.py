@@ -14,7 +14,10 @@ Standard logging v2 writes the same field names: as JSON (one object per line, t
 keys), or as W3C/plain text with a `#Fields` header and a chosen delimiter (guessed from the
 first record: tab if it has one, else space, comma, pipe or semicolon, whichever matches the
 header's width).
-Parquet objects are recognised and declared unsupported.
+Parquet (v2, S3 only) is read by formats.parquet: each row as the JSON record of the same
+fields. Its columns are named as Athena's Parquet table for these logs names them (lower case,
+every run of other characters an underscore: `cs_host`, `cs_user_agent`, `x_edge_location`);
+`parquet_names` maps them back to the field names, so a row gives its JSON twin's document.
 """
 
 from __future__ import annotations
@@ -38,10 +41,13 @@ from .base import (
 from .cloudfront_fields import (
     _AWS_FIELDS,
     _DELIMITERS,
+    _ECS_NAMES,
     _IP_CHARS,
     _TIMESTAMP,
+    LEGACY_FIELDS,
     LEGACY_LAYOUT,
     Layout,
+    _aws_key,
 )
 from .times import is_real_date
 
@@ -293,13 +299,25 @@ def parse_record(line: str, fields: str | None = None) -> Source:
     return parser.record(line)
 
 
+# Parquet column -> field name: `cs_host` -> `cs(Host)`, `timestamp_ms` -> `timestamp(ms)`; the
+# first field of each column name wins (`cs(Host)` before its v2 spelling `cs-host`).
+def _parquet_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for name in (*LEGACY_FIELDS, *_ECS_NAMES, *_AWS_FIELDS):
+        names.setdefault(_aws_key(name), name)
+    return names
+
+
+_PARQUET_NAMES = _parquet_names()
+
+
 class CloudFrontFormat(HeaderLineFormat):
     name = "cloudfront"
     index_source = "cloudfront"
     title = "CloudFront logs"
     parquet_advice = "choose the json, w3c or plain output format"
     # Legacy: <optional prefix><distribution id>.YYYY-MM-DD-HH.<unique id>.gz (no AWSLogs tree);
-    # v2: .../AWSLogs/<account>/CloudFront/... (Parquet matches too, then is refused).
+    # v2: .../AWSLogs/<account>/CloudFront/... (Parquet too, read by formats.parquet).
     key_pattern = re.compile(
         r"(?<![A-Z0-9])E[A-Z0-9]{12,13}\.\d{4}-\d\d-\d\d-\d\d\.[^./]+\.gz$"
         r"|(?:^|/)AWSLogs/(?:aws-account-id=)?\d{12}/CloudFront/"
@@ -334,6 +352,9 @@ class CloudFrontFormat(HeaderLineFormat):
 
     def new_parser(self) -> _Parser:
         return _Parser()
+
+    def parquet_names(self, columns: list[str]) -> list[str]:
+        return [_PARQUET_NAMES.get(column, column) for column in columns]
 
 
 FORMAT = CloudFrontFormat()

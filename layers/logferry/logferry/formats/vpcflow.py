@@ -12,7 +12,8 @@ version 2 order applies, and a record may arrive wrapped as {"message": "..."}; 
 with the field names as keys (underscores or hyphens) is read by its keys. `-` is the null
 marker. NODATA / SKIPDATA records are indexed: they are facts, with the fields they have.
 `start` / `end` are epoch seconds; a record with neither is rejected (it has no time of its own).
-Parquet objects are recognised and declared unsupported.
+Parquet objects are read by formats.parquet: each row as the JSON record of its columns
+(`account_id` and kin, read like `account-id`), so a row gives its text twin's document.
 """
 
 from __future__ import annotations
@@ -394,7 +395,7 @@ class VpcFlowFormat(HeaderLineFormat):
     title = "VPC flow logs"
     parquet_advice = "deliver them as plain text, or convert them first"
     # .../vpcflowlogs/<region>/.../<acct>_vpcflowlogs_<region>_<fl-id>_<time>_<hash>.log.gz,
-    # or Hive-style .../aws-service=vpcflowlogs/...; Parquet objects match too (then refused).
+    # or Hive-style .../aws-service=vpcflowlogs/...; Parquet objects too (formats.parquet).
     key_pattern = re.compile(r"_vpcflowlogs_[^/]*$|(?:^|/)aws-service=vpcflowlogs/")
     mapping = {
         "aws": obj(
