@@ -13,7 +13,7 @@ PYTHON ?= $(or $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/pyth
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test lint unit native qemu opensearch opensearch-stop opensearch-secure \
-	opensearch-multinode bench clean
+	opensearch-multinode bench vrl clean
 
 $(BIN)/logferry: pyproject.toml requirements-dev.txt layers/logferry/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,7 +68,16 @@ unit: $(BIN)/logferry $(NATIVE)
 test: $(BIN)/logferry $(NATIVE) qemu lint opensearch-secure opensearch-multinode
 	LOGFERRY_MULTINODE_REQUIRED=1 $(BIN)/pytest -q tests
 
-bench: $(BIN)/logferry $(NATIVE) opensearch
+# The peer in `make bench`: Vector's VRL parsers (tools/vrl, the vrl crate 0.38.0), built once
+# with cargo into tools/vrl/target (git-ignored; later runs rebuild nothing). Without cargo, or
+# when the build fails, the bench's VRL column says so and the rest runs; `make test` never
+# needs it.
+vrl:
+	@command -v cargo >/dev/null || { echo "cargo not found: the bench's VRL column will say so"; exit 0; }; \
+	cargo build --release --locked --quiet --manifest-path tools/vrl/Cargo.toml || \
+		echo "tools/vrl did not build: the bench's VRL column will say so"
+
+bench: $(BIN)/logferry $(NATIVE) opensearch vrl
 	$(BIN)/python -m tools.bench
 
 clean:
