@@ -15,12 +15,14 @@ streams it: decompressed bytes are capped by LOGFERRY_MAX_OBJECT_BYTES as for te
 (the Lambda's ephemeral storage, 512 MB unless configured up to 10 GB) bounds it too; running
 out of either ends the object as damaged, with the reason, not as an exception. Then one row
 group at a time is read and turned into rows: memory holds the file's metadata and one row
-group (AWS writes small ones), never the object. (Rejected alternatives: holding the object in
+group, never the object. (Rejected alternatives: holding the object in
 memory, which a large object would exhaust; ranged S3 reads through a pyarrow filesystem, which
 would bypass the reader's decompression, caps and accounting.)
 
 pyarrow is optional (the Lambda's ParquetLayer): without it these objects stay `unsupported`,
-with that reason. It is imported on the first Parquet object, never on the text path.
+with that reason. It is imported on the first Parquet object, never on the text path, which
+is untouched: whether an object is Parquet (its key ends in `.parquet`, or its first bytes,
+after any gzip, are `PAR1`) is HeaderLineFormat's one check per object.
 """
 
 from __future__ import annotations
@@ -36,14 +38,6 @@ import orjson
 from ..ingest.reader import LineReader, ObjectProblem
 from ..model import Document, Line, ParseContext, Rejection, Source, UnsupportedObject
 from .base import parse_entries
-
-PARQUET_MAGIC = b"PAR1"
-_COPY = 1 << 20
-
-
-def is_parquet(reader: LineReader, key: str) -> bool:
-    """Whether an object is Parquet: by its magic bytes (after any gzip), or its key."""
-    return key.endswith(".parquet") or reader.peek(4).startswith(PARQUET_MAGIC)
 
 
 def parquet_module() -> Any | None:
