@@ -76,6 +76,21 @@ def test_without_ids_a_redelivery_is_counted_as_possible_duplicates(
     again = deliver(setup, "2", LOGFERRY_TARGET="aoss")
     assert again.extra["possible_duplicates"] == 20
     assert count(os_client, index_prefix)[0] == 40  # the window the time-series design leaves
+    # One index per source: the collection's lifecycle policy keeps it, not its name.
+    assert {
+        row["index"] for row in os_client.cat.indices(index=f"{index_prefix}-*", format="json")
+    } == {f"{index_prefix}-nlb"}
+
+
+def test_the_layout_cuts_the_indices_the_pipeline_writes(
+    setup: Setup, os_client: Any, index_prefix: str
+) -> None:
+    setup.wiring.put(NLB_KEY, gz("\n".join(nlb_line(n) for n in range(5)) + "\n"))
+    setup.wiring.receive()
+    deliver(setup, "1", LOGFERRY_INDEX_LAYOUT="nlb=month:1")
+    assert {
+        row["index"] for row in os_client.cat.indices(index=f"{index_prefix}-*", format="json")
+    } == {f"{index_prefix}-nlb-2026.11"}
 
 
 def test_a_search_collection_keeps_the_ids_and_a_redelivery_overwrites(

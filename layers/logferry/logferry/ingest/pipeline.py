@@ -160,11 +160,19 @@ class Pipeline:
         return self.enrichment.keep_for(fmt)
 
     def router(self, fmt: LogFormat) -> IndexRouter:
-        """The index names of one object's entries, within the accepted window and cap."""
+        """The index names of one object's entries, within the accepted window and cap, cut as
+        the source's layout says (LOGFERRY_INDEX_LAYOUT)."""
         settings = self.settings
         window = Window(self.today(), settings.days_back, settings.accept_days_ahead)
         return IndexRouter(
-            settings.index_prefix, fmt.index_source, window, settings.max_indices_per_object
+            settings.index_prefix,
+            fmt.index_source,
+            window,
+            settings.max_indices_per_object,
+            layout=settings.index_layout,
+            # Serverless keeps its collection's indices by a lifecycle policy: no day in the
+            # name, but for mail, whose merger looks transactions up day by day.
+            dated=not settings.serverless or fmt.merges,
         )
 
     def documents(

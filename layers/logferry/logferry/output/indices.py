@@ -75,7 +75,8 @@ class IndexRouter:
     `days` holds the accepted days (YYYY-MM-DD -> index name): the loops of the pipeline look
     an entry's day up there first and call `route` only when it is missing. With weekly or
     monthly indices, the days of one period map to the same name, looked up just the same.
-    `layout` gives the source's period (default: daily for every source).
+    `layout` gives the source's period (default: daily for every source); `dated=False` names
+    one index per source.
     """
 
     def __init__(
@@ -86,12 +87,16 @@ class IndexRouter:
         max_indices: int,
         *,
         layout: IndexLayout | None = None,
+        dated: bool = True,
     ) -> None:
         self.prefix = prefix
         self.source = source
         self.window = window
         self.max_indices = max_indices
         self.period = layout.period(source) if layout is not None else Period.DAY
+        # False: one index per source, `<prefix>-<source>`, for a store that manages retention
+        # itself (an OpenSearch Serverless collection's lifecycle policy); the window still holds.
+        self.dated = dated
         self.days: dict[str, str] = {}
         self._indices: set[str] = set()  # the distinct names in `days`
         self._refused: dict[str, str] = {}
@@ -108,7 +113,11 @@ class IndexRouter:
         if refused is not None:
             return None, refused
         refused = self.window.refusal(day)
-        index = index_name(self.prefix, self.source, day, self.period)
+        index = (
+            index_name(self.prefix, self.source, day, self.period)
+            if self.dated
+            else f"{self.prefix}-{self.source}"
+        )
         if refused is None and index not in self._indices:
             if len(self._indices) >= self.max_indices:
                 refused = (
