@@ -39,6 +39,10 @@ from .model import ObjectRef, Rejection
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from .formats.base import LineParser, LogFormat
+    from .ingest.reader import LineReader
+    from .model import ParseContext
+
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -64,6 +68,65 @@ def _local_files(paths: Sequence[str]) -> Iterator[Path]:
 # -- parse ------------------------------------------------------------------------------
 
 
+def _parse_lines(
+    pipeline: Pipeline,
+    ref: ObjectRef,
+    fmt: LogFormat,
+    reader: LineReader,
+    ctx: ParseContext,
+    lines: LineParser,
+    path: Path,
+) -> int:
+    """`logferry parse` over a format with one entry per line (`fmt.line_parser`): the loop of
+    `Pipeline._send_lines` up to the sink, in one frame (same documents, index names, ids and
+    rejections, a document JSON cannot hold rejected as the pipeline rejects it), each
+    document written as `{"_index", "_id", "_source"}` and each rejection as
+    `PATH:LINE: REASON`, in line order. Returns the exit status of these lines.
+
+    Through `Pipeline.documents` (the path other formats take) a line costs two generator
+    hops, a Document, a tuple and an isinstance more: on the 20 MB VPC flow object, 1.13 s of
+    CPU against 0.94 s this way (start-up, 0.15 s, included; medians of 3 interleaved runs).
+    """
+    from .formats.base import line_rejection
+
+    take_header, parse_line = lines
+    keep_original = ctx.keep_original
+    router = pipeline.router(fmt)
+    days, route = router.days, router.route  # YYYY-MM-DD -> index name
+    fill = pipeline.fill(ref, fmt)
+    id_prefix = ref.identity + "-"
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    write = sys.stdout.buffer.write
+    status = EXIT_OK
+    for lineno, line in reader:
+        if take_header is not None and take_header(line):
+            continue
+        try:
+            source = parse_line(line)
+        except Exception as exc:
+            why = line_rejection(lineno, line, exc).reason
+        else:
+            if keep_original:
+                source["event"]["original"] = line
+            if fill is not None:
+                fill(source)
+            index: str | None
+            try:  # the index of a day seen before: a hit implies a valid @timestamp
+                index = days[source["@timestamp"][:10]]
+            except (KeyError, TypeError):  # a new day, or no valid @timestamp
+                index, why = route(source.get("@timestamp"))
+            if index is not None:
+                hit = {"_index": index, "_id": id_prefix + str(lineno), "_source": source}
+                try:
+                    write(dumps(hit, option=newline))
+                    continue
+                except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
+                    why = f"document cannot be written as JSON: {exc}"
+        print(f"{path}:{lineno}: {why}", file=sys.stderr)
+        status = EXIT_REJECTED
+    return status
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     settings = _settings(args)
     pipeline = Pipeline(settings, LocalFiles(), None, StreamDeadLetters(), args.format)
@@ -85,14 +148,19 @@ def cmd_parse(args: argparse.Namespace) -> int:
                 print(f"{path}: log format not recognised (use --format)", file=sys.stderr)
                 status = EXIT_USAGE
                 continue
-            for item in pipeline.documents(ref, fmt, reader, ctx):
-                if isinstance(item, Rejection):
-                    print(f"{path}:{item.position}: {item.reason}", file=sys.stderr)
-                    status = max(status, EXIT_REJECTED)
-                else:
-                    index, doc_id, doc = item
-                    out.write(orjson.dumps({"_index": index, "_id": doc_id, "_source": doc.source}))
-                    out.write(b"\n")
+            lines = fmt.line_parser(reader, ctx)
+            if lines is not None:  # one entry per line: the pipeline's loop, see _parse_lines
+                status = max(status, _parse_lines(pipeline, ref, fmt, reader, ctx, lines, path))
+            else:
+                for item in pipeline.documents(ref, fmt, reader, ctx):
+                    if isinstance(item, Rejection):
+                        print(f"{path}:{item.position}: {item.reason}", file=sys.stderr)
+                        status = max(status, EXIT_REJECTED)
+                    else:
+                        index, doc_id, doc = item
+                        source = doc.source
+                        out.write(orjson.dumps({"_index": index, "_id": doc_id, "_source": source}))
+                        out.write(b"\n")
             for rejection in reader.rejections:
                 print(f"{path}:{rejection.position}: {rejection.reason}", file=sys.stderr)
                 status = max(status, EXIT_REJECTED)
