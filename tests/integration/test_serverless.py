@@ -15,6 +15,7 @@ from tests.support import (
     NLB_KEY,
     FakeLambdaContext,
     Setup,
+    emf_sums,
     gz,
     nlb_line,
     s3_notification,
@@ -63,7 +64,7 @@ def count(client: Any, prefix: str) -> tuple[int, set[str]]:
 
 
 def test_without_ids_a_redelivery_is_counted_as_possible_duplicates(
-    setup: Setup, os_client: Any, index_prefix: str
+    setup: Setup, os_client: Any, index_prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     setup.wiring.put(NLB_KEY, gz("\n".join(nlb_line(n) for n in range(20)) + "\n"))
     setup.wiring.receive()  # the notification moto sent; delivered by hand below
@@ -75,6 +76,7 @@ def test_without_ids_a_redelivery_is_counted_as_possible_duplicates(
     assert not any(doc_id.startswith(first.ref.identity) for doc_id in ids)  # OpenSearch's own
     again = deliver(setup, "2", LOGFERRY_TARGET="aoss")
     assert again.extra["possible_duplicates"] == 20
+    assert emf_sums(capsys.readouterr().out)["DocumentsPossiblyDuplicated"] == 20
     assert count(os_client, index_prefix)[0] == 40  # the window the time-series design leaves
     # One index per source: the collection's lifecycle policy keeps it, not its name.
     assert {

@@ -22,6 +22,12 @@ def publish_object_metrics(metrics: Any, result: ObjectResult) -> None:
     # Objects (or parts) checkpointed for a later invocation, and the messages that continue them.
     continuations = int(result.extra.get("continuations", 0))
     metrics.add_metric(name="Continuations", unit=MetricUnit.Count, value=continuations)
+    # Serverless time series (no ids): documents of a redelivered message, maybe indexed twice.
+    duplicates = int(result.extra.get("possible_duplicates", 0))
+    if duplicates:
+        metrics.add_metric(
+            name="DocumentsPossiblyDuplicated", unit=MetricUnit.Count, value=duplicates
+        )
     if result.outcome not in ("indexed", "skipped", "empty"):
         metrics.add_metric(name=f"Objects_{result.outcome}", unit=MetricUnit.Count, value=1)
     if result.ref.event_time is not None:
