@@ -141,3 +141,24 @@ class _Counting:
     def download_file(self, bucket: str, key: str, path: str) -> None:
         self.calls.append("download")
         self.s3.download_file(bucket, key, path)  # type: ignore[attr-defined]
+
+
+def test_the_ipv4_table_agrees_with_ipaddress_except_where_it_says_why() -> None:
+    import ipaddress
+    import random
+
+    from logferry.enrich.geoip import is_public
+
+    rng = random.Random(19)
+    addresses = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(200_000)]
+    for network in ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "198.18.0.0/15"):
+        first = ipaddress.IPv4Network(network)
+        addresses += [str(first.network_address - 1), str(first.network_address)]
+        addresses += [str(first.broadcast_address), str(first.broadcast_address + 1)]
+    for address in addresses:
+        found = ipaddress.ip_address(address)
+        expected = found.is_global and not found.is_multicast
+        if address in ("192.0.0.9", "192.0.0.10"):  # protocol anycast: no one's place
+            expected = False
+        assert is_public(address) == expected, address
+    assert is_public("2a02:ec0::1") and not is_public("ff02::1") and not is_public("fd00::1")
