@@ -7,6 +7,7 @@ millions of mail transactions on the local OpenSearch.
     naive       the naive standard-library baselines, line -> document
     workers     one measurement in a fresh process (`python -m tools.bench.workers`)
     report      the measurements' runs, their tables and the JSON report
+    peers       the whole path beside `logferry parse`, Vector's VRL (tools/vrl) and gunzip
     hostile     what hostile objects cost the Lambda handler (`--hostile`)
     profiling   where one format's time goes (`--profile`)
     search      the search benchmark (`python -m tools.bench.search`)

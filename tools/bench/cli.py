@@ -26,6 +26,10 @@ regex per line, json.dumps per document and per action line) building comparable
 (LOGFERRY_PURE_PYTHON=1), which shows what compiling them (`make native`,
 layers/native/compile.py) buys.
 
+Then the whole path beside its peer and its floor (tools.bench.peers): `logferry parse`,
+Vector's VRL parsers (tools/vrl, `make vrl`; ALB and VPC flow) and gunzip alone, on the same
+files, interleaved, with the ratios.
+
 Objects are generated deterministically (tools.bench.generators) and cached under bench-data/.
 """
 
@@ -40,6 +44,7 @@ from logferry.formats import FORMATS
 from tools.bench import MB, hostile
 from tools.bench import generators as benchgen
 from tools.bench.backfill import SIZES, bench_backfill
+from tools.bench.peers import bench_peers
 from tools.bench.profiling import profile
 from tools.bench.report import (
     bench_formats,
@@ -64,6 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--no-pure", action="store_true", help="skip the parsers run from their sources"
     )
     parser.add_argument("--no-opensearch", action="store_true", help="skip end to end")
+    parser.add_argument(
+        "--no-peers", action="store_true", help="skip logferry parse, VRL and gunzip beside it"
+    )
     parser.add_argument("--e2e-lines", type=int, help="NLB lines into OpenSearch (300,000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent ceiling requests")
     parser.add_argument(
@@ -126,6 +134,8 @@ def main(argv: list[str]) -> int:
     else:
         formats = measured_formats(args.formats)
         bench_formats(formats, size, runs, report, naive=not args.no_naive, pure=not args.no_pure)
+        if not args.no_peers:
+            bench_peers(formats, size, runs, report)
         if not (args.no_libraries or args.quick) and "nlb" in formats:
             bench_libraries(size, runs, report)
         if not args.no_opensearch:
