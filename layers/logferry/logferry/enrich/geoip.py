@@ -248,20 +248,15 @@ class GeoIP:
         lookup = self.lookup
 
         def add(doc: Source) -> None:
-            endpoint = doc.get("source")
-            if endpoint is not None:
-                address = endpoint.get("ip")
-                if address is not None:
-                    found = lookup(address)
-                    if found is not None:
-                        _merge(endpoint, found)
-            endpoint = doc.get("destination")
-            if endpoint is not None:
-                address = endpoint.get("ip")
-                if address is not None:
-                    found = lookup(address)
-                    if found is not None:
-                        _merge(endpoint, found)
+            # (Unrolling the two sides saved ~35 ns a document: not worth two copies.)
+            for side in ("source", "destination"):
+                endpoint = doc.get(side)
+                if endpoint is not None:
+                    address = endpoint.get("ip")
+                    if address is not None:
+                        found = lookup(address)
+                        if found is not None:
+                            _merge(endpoint, found)
 
         return add
 
