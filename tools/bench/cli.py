@@ -24,7 +24,8 @@ Beside it, against the same files: a naive standard-library implementation (gzip
 regex per line, json.dumps per document and per action line) building comparable documents
 (tools.bench.naive); and the same pipeline with the parsers run from their sources
 (LOGFERRY_PURE_PYTHON=1), which shows what compiling them (`make native`,
-layers/native/compile.py) buys.
+layers/native/compile.py) buys. Then what GeoIP + user agents and a drop rule cost or save
+(tools.bench.enriching).
 
 Then the whole path beside its peer and its floor (tools.bench.peers): `logferry parse`,
 Vector's VRL parsers (tools/vrl, `make vrl`; ALB and VPC flow) and gunzip alone, on the same
@@ -44,6 +45,8 @@ from logferry.formats import FORMATS
 from tools.bench import MB, hostile
 from tools.bench import generators as benchgen
 from tools.bench.backfill import SIZES, bench_backfill
+from tools.bench.enriching import bench_enrichment
+from tools.bench.nodes import bench_nodes
 from tools.bench.peers import bench_peers
 from tools.bench.profiling import profile
 from tools.bench.report import (
@@ -72,6 +75,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--no-peers", action="store_true", help="skip logferry parse, VRL and gunzip beside it"
     )
+    parser.add_argument(
+        "--no-enrich", action="store_true", help="skip the GeoIP + user agent and drop rule table"
+    )
     parser.add_argument("--e2e-lines", type=int, help="NLB lines into OpenSearch (300,000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent ceiling requests")
     parser.add_argument(
@@ -89,6 +95,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=",".join(map(str, SIZES)),
         metavar="N,N,...",
         help="archive sizes for --backfill",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        choices=[3],
+        help="only end to end into three nodes beside one (make opensearch opensearch-multinode)",
     )
     parser.add_argument("--profile", metavar="FORMAT", help="profile one format and exit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
@@ -136,6 +148,8 @@ def main(argv: list[str]) -> int:
         bench_formats(formats, size, runs, report, naive=not args.no_naive, pure=not args.no_pure)
         if not args.no_peers:
             bench_peers(formats, size, runs, report)
+        if not args.no_enrich:
+            bench_enrichment(formats, size, runs, report)
         if not (args.no_libraries or args.quick) and "nlb" in formats:
             bench_libraries(size, runs, report)
         if not args.no_opensearch:

@@ -1,0 +1,130 @@
+"""What enrichment and volume rules cost: one table beside the throughput table, the same
+objects through the same pipeline three ways, interleaved run by run:
+
+- plain: no GeoIP, no user agents, no rule (the throughput table's own settings);
+- enriched: GeoIP (City + ASN databases built here by tools.bench.geodb, a /16 for most public
+  first octets) and user agents (ua-parser, Rust resolver) on;
+- drop: plain, plus one drop rule of the kind operators write (ALB health checks, VPC flow
+  rejects): the dropped documents are neither serialised nor sent.
+
+Targets (issue 19): enriched ALB keeps at least 0.7x its plain rate; a drop rule is at least
+as fast as no rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tools.bench import DATA, MB
+from tools.bench import generators as benchgen
+
+if TYPE_CHECKING:
+    from logferry.ingest.pipeline import Pipeline
+
+ENRICHED_RATIO_TARGET = 0.7
+# The rule of each format's drop column: issue 19's examples where the generator writes what
+# they match (VPC flow: accepted HTTPS, 10.7% of its records; ALB: /healthz, 7.6%), else one
+# of the same kind. Whether a rule pays for itself depends on the share it drops: see
+# docs/benchmark.md.
+DROP_RULES = {
+    "alb": "alb:url.path=/healthz",
+    "clb": "clb:user_agent.original=ELB-HealthChecker*",
+    "vpcflow": "vpcflow:aws.vpcflow.action=ACCEPT,destination.port=443",
+    "nlb": "nlb:tls.version=1.2",
+    "cloudfront": "cloudfront:http.response.status_code>399",
+    "s3access": "s3access:http.response.status_code>399",
+}
+VARIANTS = ("enriched", "drop")
+
+
+def databases(directory: Path = DATA) -> tuple[Path, Path]:
+    city, asn = directory / "bench-city.mmdb", directory / "bench-asn.mmdb"
+    if city.exists() and asn.exists():
+        return city, asn
+    from tools.bench.geodb import spread
+
+    return spread(directory)
+
+
+def settings_of(variant: str, fmt: str) -> dict[str, Any]:
+    """The Settings fields of a pipeline run's variant (plain for any other variant)."""
+    if variant == "enriched":
+        city, asn = databases()
+        return {
+            "enrich": ("geoip", "user_agent"),
+            "geoip_city_db": str(city),
+            "geoip_asn_db": str(asn),
+        }
+    if variant == "drop" and fmt in DROP_RULES:
+        from logferry.enrich.rules import parse_drop
+
+        return {"enrich": (), "drop": parse_drop(DROP_RULES[fmt])}
+    return {"enrich": ()}
+
+
+def warm(pipeline: Pipeline) -> None:
+    """Load the user agent rules before the clock starts (~0.24 s, once per container): the
+    table is about the cost of a line."""
+    if pipeline.enrichment is not None and "user_agent" in pipeline.settings.enrich:
+        _ = pipeline.enrichment.user_agents
+
+
+def bench_enrichment(formats: list[str], size: int, runs: int, report: dict[str, Any]) -> None:
+    from tools.bench.report import median_of
+    from tools.bench.workers import worker
+
+    databases()  # built once, before the runs
+    print(
+        f"\nEnrichment and drop rules: {size / MB:.0f} MB per format, median of {runs} runs"
+        " (lines per CPU-second)\n"
+    )
+    header = (
+        f"{'format':<11} {'plain l/s':>10} {'geo+ua l/s':>11} {'x plain':>8}  met"
+        f" {'drop l/s':>10} {'dropped':>8} {'x plain':>8}  met  rule"
+    )
+    print(header)
+    print("-" * len(header))
+    section = report.setdefault("enrichment", {})
+    for fmt in formats:
+        path = benchgen.write_object(DATA, fmt, size)
+        measured: dict[str, list[dict[str, Any]]] = {"plain": [], "enriched": [], "drop": []}
+        for _ in range(runs):  # interleaved: drift in machine load hits every column alike
+            measured["plain"].append(worker("pipeline", path, "--format", fmt))
+            for variant in VARIANTS:
+                if variant == "drop" and fmt not in DROP_RULES:
+                    continue
+                run = worker("pipeline", path, "--format", fmt, "--variant", variant)
+                measured[variant].append(run)
+        rate = {
+            name: median_of(found, lambda r: r["lines"] / r["cpu"])
+            for name, found in measured.items()
+            if found
+        }
+        enriched = rate["enriched"] / rate["plain"]
+        row: dict[str, Any] = {
+            "plain_lines_per_cpu_second": round(rate["plain"]),
+            "enriched_lines_per_cpu_second": round(rate["enriched"]),
+            "enriched_ratio": round(enriched, 2),
+            "enriched_target_met": enriched >= ENRICHED_RATIO_TARGET,
+        }
+        drop_text = dropped_text = ratio_text = met = "-"
+        if "drop" in rate:
+            ratio = rate["drop"] / rate["plain"]
+            first = measured["drop"][0]
+            share = 1 - first["documents"] / max(1, measured["plain"][0]["documents"])
+            row.update(
+                drop_rule=DROP_RULES[fmt],
+                drop_lines_per_cpu_second=round(rate["drop"]),
+                dropped_share=round(share, 3),
+                drop_ratio=round(ratio, 2),
+                drop_target_met=ratio >= 1.0,
+            )
+            drop_text, dropped_text = f"{rate['drop']:,.0f}", f"{share:.0%}"
+            ratio_text, met = f"{ratio:.2f}x", "yes" if ratio >= 1.0 else "NO"
+        section[fmt] = row
+        print(
+            f"{fmt:<11} {rate['plain']:>10,.0f} {rate['enriched']:>11,.0f} {enriched:>7.2f}x"
+            f"  {'yes' if enriched >= ENRICHED_RATIO_TARGET else 'NO':<3} {drop_text:>10}"
+            f" {dropped_text:>8} {ratio_text:>8}  {met:<3}  {DROP_RULES.get(fmt, '-')}"
+        )
