@@ -46,7 +46,6 @@ from tools.bench import MB, hostile
 from tools.bench import generators as benchgen
 from tools.bench.backfill import SIZES, bench_backfill
 from tools.bench.enriching import bench_enrichment
-from tools.bench.nodes import bench_nodes
 from tools.bench.peers import bench_peers
 from tools.bench.profiling import profile
 from tools.bench.report import (
@@ -95,12 +94,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=",".join(map(str, SIZES)),
         metavar="N,N,...",
         help="archive sizes for --backfill",
-    )
-    parser.add_argument(
-        "--nodes",
-        type=int,
-        choices=[3],
-        help="only end to end into three nodes beside one (make opensearch opensearch-multinode)",
     )
     parser.add_argument("--profile", metavar="FORMAT", help="profile one format and exit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
