@@ -34,7 +34,7 @@ from .ingest.deadletter import StreamDeadLetters
 from .ingest.heap import keep_freed_memory
 from .ingest.objects import LocalFiles, ObjectGone, Objects
 from .ingest.pipeline import ObjectResult, Pipeline, take_over
-from .model import ObjectRef, Rejection
+from .model import Document, ObjectRef, Rejection
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -76,12 +76,15 @@ def _parse_lines(
     ctx: ParseContext,
     lines: LineParser,
     path: Path,
+    show_dropped: bool = False,
 ) -> int:
     """`logferry parse` over a format with one entry per line (`fmt.line_parser`): the loop of
     `Pipeline._send_lines` up to the sink, in one frame (same documents, index names, ids and
     rejections, a document JSON cannot hold rejected as the pipeline rejects it), each
     document written as `{"_index", "_id", "_source"}` and each rejection as
-    `PATH:LINE: REASON`, in line order. Returns the exit status of these lines.
+    `PATH:LINE: REASON`, in line order; the drop, sample and exclude rules apply as they do
+    in the pipeline (with `show_dropped`, a dropped document is written to stderr as
+    `PATH:LINE: dropped HIT`). Returns the exit status of these lines.
 
     Through `Pipeline.documents` (the path other formats take) a line costs two generator
     hops, a Document, a tuple and an isinstance more: on the 20 MB VPC flow object, 1.13 s of
@@ -94,6 +97,7 @@ def _parse_lines(
     router = pipeline.router(fmt)
     days, route = router.days, router.route  # YYYY-MM-DD -> index name
     fill = pipeline.fill(ref, fmt)
+    keep = pipeline.keep(fmt)
     id_prefix = ref.identity + "-"
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     write = sys.stdout.buffer.write
@@ -116,7 +120,12 @@ def _parse_lines(
             except (KeyError, TypeError):  # a new day, or no valid @timestamp
                 index, why = route(source.get("@timestamp"))
             if index is not None:
-                hit = {"_index": index, "_id": id_prefix + str(lineno), "_source": source}
+                doc_id = id_prefix + str(lineno)
+                if keep is not None and not keep(source, doc_id):
+                    if show_dropped:
+                        _print_dropped(path, lineno, index, doc_id, source)
+                    continue
+                hit = {"_index": index, "_id": doc_id, "_source": source}
                 try:
                     write(dumps(hit, option=newline))
                     continue
@@ -127,9 +136,18 @@ def _parse_lines(
     return status
 
 
+def _print_dropped(path: Path, position: int, index: str, doc_id: str, source: Any) -> None:
+    hit = orjson.dumps({"_index": index, "_id": doc_id, "_source": source}).decode()
+    print(f"{path}:{position}: dropped {hit}", file=sys.stderr)
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    pipeline = Pipeline(settings, LocalFiles(), None, StreamDeadLetters(), args.format)
+    try:  # a bad setting (a rule that does not parse, an unknown source) is the user's to fix
+        settings = _settings(args)
+        pipeline = Pipeline(settings, LocalFiles(), None, StreamDeadLetters(), args.format)
+    except ValueError as exc:
+        print(f"logferry parse: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     out = sys.stdout.buffer
     status = EXIT_OK
     for path in _local_files(args.files):
@@ -150,9 +168,17 @@ def cmd_parse(args: argparse.Namespace) -> int:
                 continue
             lines = fmt.line_parser(reader, ctx)
             if lines is not None:  # one entry per line: the pipeline's loop, see _parse_lines
-                status = max(status, _parse_lines(pipeline, ref, fmt, reader, ctx, lines, path))
+                status = max(
+                    status,
+                    _parse_lines(pipeline, ref, fmt, reader, ctx, lines, path, args.show_dropped),
+                )
             else:
-                for item in pipeline.documents(ref, fmt, reader, ctx):
+
+                def dropped(index: str, doc_id: str, doc: Document, path: Path = path) -> None:
+                    if args.show_dropped:
+                        _print_dropped(path, doc.position, index, doc_id, doc.source)
+
+                for item in pipeline.documents(ref, fmt, reader, ctx, dropped=dropped):
                     if isinstance(item, Rejection):
                         print(f"{path}:{item.position}: {item.reason}", file=sys.stderr)
                         status = max(status, EXIT_REJECTED)
@@ -541,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     parse = commands.add_parser("parse", help="print documents parsed from log files")
     parse.add_argument("--format", help=f"skip detection; one of: {names}")
     parse.add_argument("--index-prefix", help="default: $LOGFERRY_INDEX_PREFIX or 'logs'")
+    parse.add_argument(
+        "--show-dropped",
+        action="store_true",
+        help="print documents dropped by LOGFERRY_DROP or LOGFERRY_SAMPLE on stderr",
+    )
     parse.add_argument("files", nargs="+", metavar="FILE")
     parse.set_defaults(func=cmd_parse)
 
