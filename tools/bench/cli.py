@@ -10,6 +10,8 @@
                                           objects beside a valid one (also part of the full run)
     python -m tools.bench --backfill      `logferry backfill` against moto's server: messages/s
                                           and peak RSS at 10,000 / 50,000 / 100,000 objects
+    python -m tools.bench --nodes 3       end to end into the local three-node cluster beside
+                                          the single node, each beside its own bulk ceiling
     python -m tools.bench --profile nlb   where one format's time goes (pyinstrument, if
                                           installed)
 
@@ -46,6 +48,7 @@ from tools.bench import MB, hostile
 from tools.bench import generators as benchgen
 from tools.bench.backfill import SIZES, bench_backfill
 from tools.bench.enriching import bench_enrichment
+from tools.bench.nodes import bench_nodes
 from tools.bench.peers import bench_peers
 from tools.bench.profiling import profile
 from tools.bench.report import (
@@ -95,6 +98,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="N,N,...",
         help="archive sizes for --backfill",
     )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        choices=[3],
+        help="only end to end into three nodes beside one (make opensearch opensearch-multinode)",
+    )
     parser.add_argument("--profile", metavar="FORMAT", help="profile one format and exit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
     return parser.parse_args(argv)
@@ -134,6 +143,8 @@ def main(argv: list[str]) -> int:
         bench_memory(report)
     elif args.hostile:
         hostile.bench_hostile(report)
+    elif args.nodes:
+        bench_nodes(e2e_lines, runs, args.clients, report)
     elif args.backfill:
         bench_backfill(report, tuple(int(n) for n in args.backfill_objects.split(",")))
     else:

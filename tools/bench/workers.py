@@ -194,10 +194,11 @@ def run_reader(path: Path, variant: str) -> dict[str, Any]:
     }
 
 
-def opensearch_client() -> Any:
+def opensearch_client(url: str | None = None) -> Any:
+    """A client of `url`, else of OPENSEARCH_URL, else of the local single node."""
     from logferry.output.client import make_client
 
-    return make_client(os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
+    return make_client(url or os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200"))
 
 
 def run_e2e(fmt: str, path: Path, prefix: str) -> dict[str, Any]:
@@ -253,7 +254,13 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--variant", default="")
     parser.add_argument("--prefix", default="bench")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--url", help="the cluster of e2e and ceiling (default: OPENSEARCH_URL)")
+    parser.add_argument("--concurrency", help="e2e: LOGFERRY_BULK_CONCURRENCY (default: its own)")
     args = parser.parse_args(argv)
+    if args.url:
+        os.environ["OPENSEARCH_URL"] = args.url
+    if args.concurrency:
+        os.environ["LOGFERRY_BULK_CONCURRENCY"] = args.concurrency
     if args.variant != "heap-as-is":
         keep_freed_memory()  # as the Lambda and the CLI do
     if args.kind == "pipeline":
