@@ -30,6 +30,7 @@ USAGE_TYPES: dict[str, frozenset[str] | None] = {
     "range": NUMERIC | {"date", "ip"},
     "query": AGGREGATABLE | {"text"},  # a field:value clause of a query string
     "column": None,  # shown in Discover: any mapped field
+    "geo": frozenset(("geo_point",)),  # a map's geohash grid
 }
 VIS_AGG_USAGE = {
     "terms": "terms",
@@ -41,6 +42,7 @@ VIS_AGG_USAGE = {
     "min": "metric",
     "max": "metric",
     "cardinality": "terms",
+    "geohash_grid": "geo",
 }
 
 

@@ -78,7 +78,7 @@ def test_embedded_json_strings_parse(objects: list[dict[str, Any]]) -> None:
         if obj["type"] == "visualization":
             state = json.loads(attributes["visState"])
             assert state["title"] == attributes["title"]
-            assert state["type"] in {"table", "pie", "histogram"}, obj["id"]
+            assert state["type"] in {"table", "pie", "histogram", "tile_map"}, obj["id"]
             assert state["aggs"] and state["aggs"][0]["schema"] == "metric", obj["id"]
         if obj["type"] == "dashboard":
             assert json.loads(attributes["panelsJSON"]), obj["id"]
