@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .output.layout import IndexLayout, replica_count
@@ -85,16 +85,22 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
-def _tiers(env: dict[str, str]) -> dict[str, int | None]:
+class _Tiers(TypedDict):
+    warm_after_days: int | None
+    cold_after_days: int | None
+
+
+def _tiers(env: dict[str, str]) -> _Tiers:
     """LOGFERRY_WARM_AFTER_DAYS and LOGFERRY_COLD_AFTER_DAYS: each unset or positive, and
     warm < cold < LOGFERRY_RETENTION_DAYS."""
     retention = _int(env, "LOGFERRY_RETENTION_DAYS", Settings.retention_days)
-    tiers: dict[str, int | None] = {}
+    tiers: _Tiers = {"warm_after_days": None, "cold_after_days": None}
     floor, floor_name = 0, ""
-    for name, key in (
+    settings: tuple[tuple[str, Literal["warm_after_days", "cold_after_days"]], ...] = (
         ("LOGFERRY_WARM_AFTER_DAYS", "warm_after_days"),
         ("LOGFERRY_COLD_AFTER_DAYS", "cold_after_days"),
-    ):
+    )
+    for name, key in settings:
         days = _positive(env, name, 0) if env.get(name, "").strip() else None
         tiers[key] = days
         if days is None:
@@ -166,7 +172,13 @@ def _account_prefixes(spec: str) -> tuple[tuple[str, str, str | None], ...]:
     return tuple(sorted(found, key=lambda entry: -len(entry[0])))
 
 
-def _serverless(env: dict[str, str]) -> dict[str, str]:
+class _Serverless(TypedDict):
+    target: str
+    aoss_collection_type: str
+    aoss_collection: str
+
+
+def _serverless(env: dict[str, str]) -> _Serverless:
     """LOGFERRY_TARGET (opensearch, aoss; default: aoss for an `.aoss.` endpoint),
     LOGFERRY_AOSS_COLLECTION_TYPE (timeseries, search) and LOGFERRY_AOSS_COLLECTION."""
     url = env.get("OPENSEARCH_URL", "")
