@@ -272,7 +272,7 @@ def test_firehose_cloudwatch_object_goes_through_the_pipeline(
     path = tmp_path / "mail-firehose-1-2011-12-15-14-30-00-abc"
     path.write_bytes(firehose_object("smtp", [CW_FROM], [CW_TO, CW_REJECT]))
     result = ingest(path)
-    assert result.format == "cloudwatch-mail"
+    assert result.format == "cloudwatch"  # CloudWatch Logs of any log group; this one is mail
     assert result.documents == 2
     (tx,) = mail_docs(os_client, index_prefix, **{"email.local_id": "pBFERI8l019936"})
     assert tx["_source"]["@timestamp"] == "2011-12-15T15:27:19.000Z"

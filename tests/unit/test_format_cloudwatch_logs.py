@@ -125,3 +125,12 @@ def test_log_groups_setting_is_checked_at_start() -> None:
     settings = Settings.from_env({"LOGFERRY_LOG_GROUPS": "/app/*=nosuchformat"})
     with pytest.raises(ValueError, match="unknown format 'nosuchformat'"):
         Pipeline(settings, LocalFiles(), None, StreamDeadLetters())
+
+
+def test_mail_without_its_syslog_header_is_known_by_its_queue_id() -> None:
+    headerless_from = FROM.split(": ", 1)[1]  # "pBFERI8l019936: from=<bob@foo.com>, ..."
+    headerless_to = TO.split(": ", 1)[1]
+    out = parse(envelope("/corp/smtp", headerless_from, headerless_to))
+    docs = [o for o in out if isinstance(o, Document)]
+    assert [d.source["email"]["local_id"] for d in docs] == ["pBFERI8l019936"]
+    assert all(not isinstance(o, Rejection) for o in out)

@@ -59,6 +59,17 @@ def split_envelopes(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield buf.strip()
 
 
+def is_mail_message(message: str) -> bool:
+    """Whether a message sent without its syslog header is postfix's or sendmail's (a queue id,
+    or the lines that come before one)."""
+    head = message.partition(": ")[0]
+    return (
+        is_postfix_qid(head)
+        or is_sendmail_qid(head)
+        or message.startswith(("ruleset=", "NOQUEUE: "))
+    )
+
+
 def program_of(message: str) -> str:
     """postfix or sendmail, for a message without its syslog header."""
     head = message.partition(": ")[0]

@@ -7,7 +7,8 @@ event's message is a record of the log group's own format: VPC flow logs, Lambda
 logs, CloudTrail, WAF, Route 53 Resolver, Network Firewall, API Gateway access logs, mail, or
 any line format logferry reads. The inner format of a log group is, in order: the first
 matching pattern of LOGFERRY_LOG_GROUPS, else AWS's naming (`DEFAULT_LOG_GROUPS`), else the
-format whose content test accepts the group's first message.
+format whose content test accepts the group's first message (a mail message without its syslog
+header, as the CloudWatch agent may send it, is known by its queue id).
 
 Invariants: a record becomes exactly the document its S3 twin gives (same parser), indexed under
 its own format's source (`Document.index_source`), with `cloud.account.id` from the envelope's
@@ -32,7 +33,7 @@ from ..ingest.reader import LineReader
 from ..mail.reducer import MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from .base import HeaderLineFormat, LineFormat, LogFormat, line_rejection
-from .cloudwatch import PARSERS, epoch_ms, program_of, split_envelopes
+from .cloudwatch import PARSERS, epoch_ms, is_mail_message, program_of, split_envelopes
 from .jsonlines import JsonLinesFormat
 from .mailbase import MAIL_MAPPING, MailFormat
 from .syslog import SyslogClock, parse_envelope
@@ -145,6 +146,8 @@ class CloudWatchLogsFormat(LogFormat):
                 if fmt is not None:
                     return _Group(fmt)
         fmt = format_for_content(first_message)
+        if fmt is None and is_mail_message(first_message):  # the agent left the header out
+            fmt = FORMATS["postfix"]  # mail: each message's own program decides its parser
         if fmt is None or fmt is self or fmt.name == "cloudwatch-mail":
             why = f"log group {name!r}: format not recognised (name it in LOGFERRY_LOG_GROUPS)"
             return _Group(None, why)
