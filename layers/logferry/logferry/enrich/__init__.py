@@ -10,6 +10,14 @@ when no rule names its format), which the pipeline asks after the fill and befor
 LOGFERRY_ENRICH names what is on (`geoip,user_agent`, the default: GeoIP only when a database
 is configured; `none`: neither). Cloud facts are not switched by it: they cost nothing
 (logferry.enrich.cloud).
+
+Invariants: a fill only adds (a record's own fields win); the drop/sample decision comes after
+the fill and before serialisation, in `Pipeline._send_lines`, `Pipeline.documents` and
+`logferry parse` alike, so parse shows what ingest indexes. Rejected: rules as a fill that
+empties the document (a dropped document must not reach the sink, and needs its id to sample).
+Measured (docs/benchmark.md, compiled parsers, 20 MB objects): GeoIP + user agents keep ALB at
+0.71x of its plain rate (63,026 vs 88,368 lines/s), VPC flow at 0.62x; with no rule set the
+hook is one `is not None` a line (ALB 84,039 vs 85,424 before it, within the runs' spread).
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ reserved, shared, documentation and multicast ranges get no geo); a document's o
 document that has the address (documents are serialised as soon as they are complete, and
 exclusion copies before removing: logferry.enrich.rules), kept in a bounded LRU cache
 (`functools.lru_cache`, in C) so a line costs a dict lookup or two once an address is known.
+A new address costs ~2.6-3 us (the public check 0.6 us, two lookups, the dicts built); on the
+benchmark's 20 MB ALB object (17,284 distinct addresses in 30,526 lines) the fill took 2.6 us a
+line, 0.7 us with every address known.
 """
 
 from __future__ import annotations

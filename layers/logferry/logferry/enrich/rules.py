@@ -23,6 +23,12 @@ keep other documents when an object is continued in another invocation.
 
 Exclusion copies each dict on a removed field's path before removing it: enrichment shares
 read-only dicts among documents (logferry.enrich.cloud, .geoip), which must stay whole.
+
+Performance: every document of a source with rules is tested, and a dropped one is neither
+serialised nor sent. A two-condition rule costs ~0.3 us a VPC flow record (matching nothing:
+181,075-194,885 lines/s against 196,936-201,453 without it); ALB's `/healthz` rule (8% dropped)
+ran at 1.01x of no rule, VPC flow's accepted-HTTPS rule (11%) at 0.90x, dropping accepted flow
+records (86%) at 1.25x (docs/benchmark.md).
 """
 
 from __future__ import annotations
