@@ -1653,3 +1653,14 @@ def test_geoip_database_parameters_accept_an_s3_location_or_a_path(
         pattern = load_template()["Parameters"][parameter]["AllowedPattern"]
         assert [value for value in good if not re.fullmatch(pattern, value)] == []
         assert [value for value in bad if re.fullmatch(pattern, value)] == []
+
+
+def test_the_layer_carries_the_enrichment_libraries_built_for_arm64(sam_build: Path) -> None:
+    # sam build fetched them without containers: each has a manylinux aarch64 wheel.
+    python = _layer(sam_build, "LogferryLayer")
+    for package in ("maxminddb_rust", "ua_parser_rs"):
+        modules = list((python / package).glob("*.so"))
+        assert modules, package
+        assert [_elf_machine(path) for path in modules] == [AARCH64] * len(modules), package
+    assert (python / "ua_parser" / "regex.py").is_file()
+    assert (python / "ua_parser_builtins").is_dir()
