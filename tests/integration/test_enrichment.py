@@ -116,3 +116,48 @@ def test_geo_user_agents_drop_and_sample_through_the_handler(
     again = deliver(setup, body, **env)
     assert (again.documents, again.dropped) == (first.documents, first.dropped)
     assert count(os_client, index_prefix, {"match_all": {}}) == first.documents
+
+
+def cloudtrail_object(records: int) -> bytes:
+    found = [
+        {
+            "eventVersion": "1.09",
+            "eventTime": f"2026-11-20T12:00:{n:02d}Z",
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "DescribeInstances" if n % 2 else "RunInstances",
+            "awsRegion": "eu-west-1",
+            "sourceIPAddress": "81.2.69.142",
+            "eventID": f"{n:08d}-aaaa-bbbb-cccc-dddddddddddd",
+            "eventType": "AwsApiCall",
+            "recipientAccountId": "123456789012",
+        }
+        for n in range(records)
+    ]
+    return gzip.compress(json.dumps({"Records": found}).encode())
+
+
+def test_a_whole_object_format_drops_through_the_pipeline_s_document_path(
+    setup: Setup, os_client: Any, index_prefix: str, tmp_path: Path
+) -> None:
+    city = write_city(tmp_path / "city.mmdb", {"81.2.69.0/24": BERLIN})
+    key = (
+        "AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/20/"
+        "123456789012_CloudTrail_eu-west-1_20261120T1200Z_geo.json.gz"
+    )
+    setup.wiring.put(key, cloudtrail_object(20))
+    app = setup.container(
+        LOGFERRY_DROP="cloudtrail:event.action=Describe*", LOGFERRY_GEOIP_CITY_DB=str(city)
+    )
+    assert app.lambda_handler({"Records": setup.wiring.receive()}, FakeLambdaContext()) == {
+        "batchItemFailures": []
+    }
+    [result] = app.service.results
+    assert (result.outcome, result.documents, result.dropped) == ("indexed", 10, 10)
+    assert result.dead_lettered == 0
+    os_client.indices.refresh(index=f"{index_prefix}-cloudtrail-*")
+    found = os_client.search(
+        index=f"{index_prefix}-cloudtrail-*",
+        body={"size": 20, "query": {"term": {"source.geo.city_name": "Berlin"}}},
+    )["hits"]
+    assert found["total"]["value"] == 10
+    assert {hit["_source"]["event"]["action"] for hit in found["hits"]} == {"RunInstances"}

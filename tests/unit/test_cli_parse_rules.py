@@ -75,3 +75,36 @@ def test_a_bad_rule_stops_parse_with_the_rule_named(tmp_path: Path) -> None:
     unknown = run(path, LOGFERRY_DROP="elb:url.path=/x")
     assert unknown.returncode == 2
     assert "LOGFERRY_DROP: rule 'elb:url.path=/x': unknown source 'elb'" in unknown.stderr
+
+
+def test_formats_read_whole_show_their_dropped_documents_too(tmp_path: Path) -> None:
+    records = [
+        {
+            "eventVersion": "1.09",
+            "eventTime": f"2026-11-20T12:00:0{n}Z",
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "DescribeInstances" if n % 2 else "RunInstances",
+            "awsRegion": "eu-west-1",
+            "eventID": f"{n:08d}-aaaa-bbbb-cccc-dddddddddddd",
+        }
+        for n in range(4)
+    ]
+    path = tmp_path / "trail.json"
+    path.write_text(json.dumps({"Records": records}))
+    result = subprocess.run(
+        [LOGFERRY, "parse", "--format", "cloudtrail", "--show-dropped", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            **os.environ,
+            "LOGFERRY_ACCEPT_DAYS_BACK": "3650",
+            "LOGFERRY_DROP": "cloudtrail:event.action=Describe*",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    kept = [json.loads(line)["_source"]["event"]["action"] for line in result.stdout.splitlines()]
+    assert kept == ["RunInstances", "RunInstances"]
+    dropped = [json.loads(line.split(" dropped ", 1)[1]) for line in result.stderr.splitlines()]
+    assert [hit["_source"]["event"]["action"] for hit in dropped] == ["DescribeInstances"] * 2
+    assert all(hit["_index"] == "logs-cloudtrail-2026.11.20" for hit in dropped)
