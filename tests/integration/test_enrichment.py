@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.enrich_samples import cloudtrail_records
 from tests.support import FakeLambdaContext, Setup, emf_sums
 from tools.bench.generators.alb import alb_lines
 from tools.bench.geodb import Place, write_asn, write_city
@@ -119,20 +120,7 @@ def test_geo_user_agents_drop_and_sample_through_the_handler(
 
 
 def cloudtrail_object(records: int) -> bytes:
-    found = [
-        {
-            "eventVersion": "1.09",
-            "eventTime": f"2026-11-20T12:00:{n:02d}Z",
-            "eventSource": "ec2.amazonaws.com",
-            "eventName": "DescribeInstances" if n % 2 else "RunInstances",
-            "awsRegion": "eu-west-1",
-            "sourceIPAddress": "81.2.69.142",
-            "eventID": f"{n:08d}-aaaa-bbbb-cccc-dddddddddddd",
-            "eventType": "AwsApiCall",
-            "recipientAccountId": "123456789012",
-        }
-        for n in range(records)
-    ]
+    found = cloudtrail_records(records, address="81.2.69.142")
     return gzip.compress(json.dumps({"Records": found}).encode())
 
 

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.enrich_samples import cloudtrail_records
 
 LOGFERRY = str(ROOT / ".venv" / "bin" / "logferry")
 
@@ -78,17 +79,7 @@ def test_a_bad_rule_stops_parse_with_the_rule_named(tmp_path: Path) -> None:
 
 
 def test_formats_read_whole_show_their_dropped_documents_too(tmp_path: Path) -> None:
-    records = [
-        {
-            "eventVersion": "1.09",
-            "eventTime": f"2026-11-20T12:00:0{n}Z",
-            "eventSource": "ec2.amazonaws.com",
-            "eventName": "DescribeInstances" if n % 2 else "RunInstances",
-            "awsRegion": "eu-west-1",
-            "eventID": f"{n:08d}-aaaa-bbbb-cccc-dddddddddddd",
-        }
-        for n in range(4)
-    ]
+    records = cloudtrail_records(4)
     path = tmp_path / "trail.json"
     path.write_text(json.dumps({"Records": records}))
     result = subprocess.run(
