@@ -36,14 +36,23 @@ def _version(*parts: str | None) -> str | None:
     return ".".join(found) or None
 
 
+@functools.cache
+def _resolver() -> Any:
+    """The rules, loaded once per process (they never change): every pipeline of a process,
+    the CLI's workers and the tests' containers share them."""
+    from ua_parser import load_builtins
+    from ua_parser.regex import Resolver
+
+    return Resolver(load_builtins())
+
+
 class UserAgents:
     """A parser of agent strings into ECS user_agent.* fields, cached per string."""
 
     def __init__(self, cache_size: int = CACHE_SIZE) -> None:
-        from ua_parser import Domain, load_builtins
-        from ua_parser.regex import Resolver
+        from ua_parser import Domain
 
-        self.resolver = Resolver(load_builtins())
+        self.resolver = _resolver()
         self.domains = Domain.ALL
         self.lookup: Callable[[str], Source | None] = functools.lru_cache(maxsize=cache_size)(
             self.parse
