@@ -162,3 +162,24 @@ def test_the_ipv4_table_agrees_with_ipaddress_except_where_it_says_why() -> None
             expected = False
         assert is_public(address) == expected, address
     assert is_public("2a02:ec0::1") and not is_public("ff02::1") and not is_public("fd00::1")
+
+
+def test_a_database_that_cannot_be_read_fails_the_start_naming_its_setting(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"LOGFERRY_GEOIP_ASN_DB: cannot read the database"):
+        GeoIP.open("", str(tmp_path / "absent.mmdb"))
+
+
+@mock_aws
+def test_a_recheck_that_fails_keeps_the_database_in_use(tmp_path: Path) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="geo")
+    s3.upload_file(str(write_city(tmp_path / "c.mmdb", PLACES)), "geo", "city.mmdb")
+    now = [0.0]
+    database = DatabaseFile(
+        "s3://geo/city.mmdb", s3, recheck_seconds=1, clock=lambda: now[0], directory=tmp_path
+    )
+    s3.delete_object(Bucket="geo", Key="city.mmdb")
+    now[0] = 5
+    geoip = GeoIP(database)
+    geoip.refresh()
+    assert geoip.lookup("81.2.69.1")["geo"]["city_name"] == "Berlin"  # type: ignore[index]

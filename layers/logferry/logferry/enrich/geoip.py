@@ -70,7 +70,20 @@ class DatabaseFile:
         self.refresh()
 
     def refresh(self) -> bool:
-        """Open the database, or open it again when its S3 object changed; True when it did."""
+        """Open the database, or open it again when its S3 object changed; True when it did.
+        The first open fails loudly (a cold start without its database is a configuration
+        error); a failed recheck later keeps the copy in use, with a warning."""
+        if self.reader is None:
+            return self._refresh()
+        try:
+            return self._refresh()
+        except Exception as exc:  # S3 unreachable for a moment: the copy we have still serves
+            log.warning(
+                "geoip database not rechecked", extra={"database": self.location, "error": str(exc)}
+            )
+            return False
+
+    def _refresh(self) -> bool:
         if not self.bucket:
             if self.reader is None:
                 self.reader = maxminddb_rust.open_database(self.location)
@@ -151,6 +164,14 @@ def is_public(address: str) -> bool:
     return at < 0 or number > _LASTS[at]
 
 
+def _opened(setting: str, location: str, s3: Any, options: dict[str, Any]) -> DatabaseFile:
+    """The database of a setting; one that cannot be read fails the start, naming it."""
+    try:
+        return DatabaseFile(location, s3, **options)
+    except Exception as exc:
+        raise ValueError(f"{setting}: cannot read the database {location!r}: {exc}") from exc
+
+
 def _s3_location(location: str) -> tuple[str, str]:
     bucket, _, key = location.removeprefix("s3://").partition("/")
     if not bucket or not key:
@@ -223,8 +244,8 @@ class GeoIP:
         if not city and not asn:
             return None
         return cls(
-            DatabaseFile(city, s3, **options) if city else None,
-            DatabaseFile(asn, s3, **options) if asn else None,
+            _opened("LOGFERRY_GEOIP_CITY_DB", city, s3, options) if city else None,
+            _opened("LOGFERRY_GEOIP_ASN_DB", asn, s3, options) if asn else None,
         )
 
     def refresh(self) -> None:
