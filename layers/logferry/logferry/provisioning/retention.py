@@ -8,6 +8,10 @@ policy per period kind, and a weekly or monthly index moves and is deleted its p
 later than a daily one (90 days of retention: a monthly index is deleted 121 days after its
 creation, when its last day is 90 days old). The warm and cold moves shift as much: an
 UltraWarm index is read-only, and no index may leave hot storage while entries still arrive.
+A daily index keeps the rule it always had (deleted `days` after its creation, so its last
+hours go a day short of the retention: changing it would rewrite every domain's policy for less
+than a day), and any index first written by an entry from the future (LOGFERRY_ACCEPT_DAYS_AHEAD,
+a day) is created, and so deleted, that much early.
 - `<prefix>-retention`: daily indices; its ism_template `<prefix>-*` (priority 100) takes every
   index no other policy claims. Without a weekly or monthly source it is the policy as it was.
 - `<prefix>-retention-week`, `<prefix>-retention-month`: the sources the layout gives that
