@@ -279,24 +279,6 @@ def test_setup_writes_the_layout_s_templates_and_new_indices_take_them(
     figures(capsys, f"[layout templates] {sorted(made.values())}")
 
 
-def _pipeline_passes_the_layout() -> bool:
-    from logferry.config import Settings
-    from logferry.formats import FORMATS
-    from logferry.ingest.deadletter import StreamDeadLetters
-    from logferry.ingest.objects import LocalFiles
-    from logferry.ingest.pipeline import Pipeline
-    from logferry.output.layout import IndexLayout, Period
-
-    settings = Settings(index_layout=IndexLayout.parse("nlb=week:1"))
-    pipeline = Pipeline(settings, LocalFiles(), None, StreamDeadLetters())
-    return pipeline.router(FORMATS["nlb"]).period is Period.WEEK
-
-
-@pytest.mark.xfail(
-    not _pipeline_passes_the_layout(),
-    reason="ingest.pipeline.Pipeline.router does not pass settings.index_layout to IndexRouter yet",
-    strict=True,
-)
 def test_the_handler_writes_the_indices_the_layout_names(
     aws_env: None, cluster: Cluster, cluster_prefix: str
 ) -> None:
