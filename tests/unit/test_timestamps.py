@@ -471,11 +471,11 @@ def test_mail_time_is_converted_to_utc_or_rejected(time: str, expected: str | No
         assert [doc["@timestamp"] for doc in docs] == [expected]
 
 
-def cloudwatch_object(message: str, timestamp: Any) -> bytes:
+def cloudwatch_object(message: str, timestamp: Any, group: str = "/mail/maillog") -> bytes:
     envelope = {
         "messageType": "DATA_MESSAGE",
         "owner": "123456789012",
-        "logGroup": "/mail/maillog",
+        "logGroup": group,
         "logStream": "i-0abc",
         "subscriptionFilters": ["mail"],
         "logEvents": [{"id": "1", "timestamp": timestamp, "message": message}],
@@ -515,6 +515,37 @@ def test_cloudwatch_mail_event_time_is_canonical_or_the_event_rejected(
         assert_canonical(doc.get("@timestamp"))
     if expected is None:
         assert docs == [] and [r.reason for r in rejections] == ["log event without a time"]
+    else:
+        assert [doc["@timestamp"] for doc in docs] == [expected]
+
+
+REPORT = (
+    "REPORT RequestId: 8f5c1a2e-0d4b-4c3e-9a55-1b2c3d4e5f60\tDuration: 12.34 ms\t"
+    "Billed Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\t"
+)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        (1724636018000, "2024-08-26T01:33:38.000Z"),
+        (253402300799999, "9999-12-31T23:59:59.999Z"),
+        (253402300800000, None),
+        (1e300, None),
+        ("1724636018000", None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_cloudwatch_logs_event_time_of_a_record_without_one_is_canonical_or_rejected(
+    timestamp: Any, expected: str | None
+) -> None:
+    # A Lambda platform line has no time of its own: the log event's is taken, or none.
+    docs, rejections = run("cloudwatch", cloudwatch_object(REPORT, timestamp, "/aws/lambda/f"))
+    for doc in docs:
+        assert_canonical(doc.get("@timestamp"))
+    if expected is None:
+        assert docs == [] and len(rejections) == 1
     else:
         assert [doc["@timestamp"] for doc in docs] == [expected]
 
@@ -615,6 +646,6 @@ def test_apigateway_epoch_milliseconds_are_rejected_or_canonical(value: Any) -> 
 def test_every_format_is_covered_here() -> None:
     covered = {
         *ELB_LINES, "nlb", "cloudfront", "s3access", "vpcflow", "waf", "cloudtrail",
-        "postfix", "sendmail", "cloudwatch-mail", *ISO_RECORDS, "apigateway",
+        "postfix", "sendmail", "cloudwatch-mail", "cloudwatch", *ISO_RECORDS, "apigateway",
     }  # fmt: skip
     assert covered == set(FORMATS)

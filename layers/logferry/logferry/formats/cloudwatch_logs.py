@@ -1,6 +1,6 @@
 """CloudWatch Logs subscription data delivered to S3 by Firehose, whatever its log groups hold.
 
-An object is a concatenation of JSON envelopes (logferry.formats.cloudwatch.split_envelopes):
+An object is a concatenation of JSON envelopes (logferry.formats.envelopes.split_envelopes):
 `{"messageType": "DATA_MESSAGE", "owner", "logGroup", "logStream", "subscriptionFilters",
 "logEvents": [{"id", "timestamp", "message"}]}`; CONTROL_MESSAGE envelopes are skipped. Each
 event's message is a record of the log group's own format: VPC flow logs, Lambda function
@@ -33,7 +33,7 @@ from ..ingest.reader import LineReader
 from ..mail.reducer import MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from .base import HeaderLineFormat, LineFormat, LogFormat, line_rejection
-from .cloudwatch import PARSERS, epoch_ms, is_mail_message, program_of, split_envelopes
+from .envelopes import PARSERS, epoch_ms, is_mail_message, program_of, split_envelopes
 from .jsonlines import JsonLinesFormat
 from .mailbase import MAIL_MAPPING, MailFormat
 from .syslog import SyslogClock, parse_envelope
@@ -106,7 +106,7 @@ def _json_lines(fmt: JsonLinesFormat) -> MessageParser:
     return parse
 
 
-class _Group:
+class LogGroup:
     """One log group of the object: its format and how its messages are read."""
 
     def __init__(self, fmt: LogFormat | None, why: str = "") -> None:
@@ -137,28 +137,28 @@ class CloudWatchLogsFormat(LogFormat):
     def parse_object(self, reader: LineReader, ctx: ParseContext) -> Iterator[Document | Rejection]:
         return self._parse(reader.content(), ctx)
 
-    def group(self, name: str, first_message: str, ctx: ParseContext) -> _Group:
+    def group(self, name: str, first_message: str, ctx: ParseContext) -> LogGroup:
         from . import FORMATS, format_for_content
 
         for pattern, fmt_name in (*ctx.log_groups, *DEFAULT_LOG_GROUPS):
             if fnmatchcase(name, pattern):
                 fmt = FORMATS.get(fmt_name)
                 if fmt is not None:
-                    return _Group(fmt)
+                    return LogGroup(fmt)
         fmt = format_for_content(first_message)
         if fmt is None and is_mail_message(first_message):  # the agent left the header out
             fmt = FORMATS["postfix"]  # mail: each message's own program decides its parser
         if fmt is None or fmt is self or fmt.name == "cloudwatch-mail":
             why = f"log group {name!r}: format not recognised (name it in LOGFERRY_LOG_GROUPS)"
-            return _Group(None, why)
-        return _Group(fmt)
+            return LogGroup(None, why)
+        return LogGroup(fmt)
 
     def _parse(self, chunks: Iterable[bytes], ctx: ParseContext) -> Iterator[Document | Rejection]:
         clock = SyslogClock(ctx.object_time, ctx.timezone)
         reducer = MailReducer(
             PARSERS, queue_days=ctx.mail_queue_days, keep_original=ctx.keep_original
         )
-        groups: dict[str, _Group] = {}
+        groups: dict[str, LogGroup] = {}
         position = 0  # events are numbered across the object; an envelope fault takes one
         for number, raw in enumerate(split_envelopes(chunks), 1):
             try:
@@ -169,7 +169,10 @@ class CloudWatchLogsFormat(LogFormat):
                 yield Rejection(position, f"envelope {number}: invalid JSON: {exc}", text)
                 continue
             kind = envelope.get("messageType") if isinstance(envelope, dict) else None
-            if kind == "CONTROL_MESSAGE":
+            if kind == "CONTROL_MESSAGE":  # CloudWatch checking that the destination is reachable
+                reducer.skipped["cloudwatch-control"] = (
+                    reducer.skipped.get("cloudwatch-control", 0) + 1
+                )
                 continue
             events = envelope.get("logEvents") if kind == "DATA_MESSAGE" else None
             if not isinstance(events, list):
@@ -201,7 +204,7 @@ class CloudWatchLogsFormat(LogFormat):
 
     def _event(
         self,
-        group: _Group,
+        group: LogGroup,
         reducer: MailReducer,
         clock: SyslogClock,
         position: int,
