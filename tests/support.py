@@ -8,9 +8,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
-import logging
 import random
-import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -284,12 +282,7 @@ class Setup:
 
     def container(self, **env: str) -> Any:
         """A fresh Lambda container (module imported anew); retries back off in milliseconds."""
-        app = load_ingest_handler({**self.env, **env})
-        # Powertools' logger keeps the stdout of the container that created it first: point it
-        # at this test's (pytest swaps stdout per test).
-        for handler in logging.getLogger("logferry").handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.stream = sys.stdout  # (setStream would flush the closed one)
+        app = load_ingest_handler({**self.env, **env})  # logging to the current stdout
         app.service.sink.base_backoff = 0.001
         app.service.sink.max_backoff = 0.01
         return app

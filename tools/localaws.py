@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +131,27 @@ def load_ingest_handler(env: dict[str, str]) -> Any:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+    # Powertools' JSON handler keeps the stdout of the container that created it first (in
+    # tests, a capture that is closed once its test ends): it writes to whatever stdout is now.
+    # Only plain StreamHandlers: pytest's own (subclasses) must keep their streams.
+    for name in ("logferry", module.logger.service):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.stream = CURRENT_STDOUT
     return module
+
+
+class _CurrentStdout:
+    """A stream that is always the process's current `sys.stdout`."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+CURRENT_STDOUT = _CurrentStdout()
 
 
 NLB_KEY = (

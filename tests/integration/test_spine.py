@@ -192,7 +192,7 @@ def test_every_object_logs_one_json_line_with_its_message_and_counts(
     out = io.StringIO()
     for handler in logging.getLogger(service).handlers:
         assert isinstance(handler, logging.StreamHandler)
-        # (not setStream: it flushes the old stream, an earlier test's stdout, closed by now)
+        # (not setStream: it would flush the stream it replaces)
         handler.stream = out
     wiring.put(NLB_KEY, gz("\n".join(nlb_line(n) for n in range(20)) + "\nnot nlb\n"))
     [record] = wiring.receive()
