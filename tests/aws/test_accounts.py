@@ -266,3 +266,32 @@ def test_the_configured_prefix_places_objects_whose_key_states_no_account() -> N
     # The key's own layout wins over a prefix.
     key = "cloudfront/AWSLogs/777788889999/elasticloadbalancing/us-east-2/2026/11/20/x.log.gz"
     assert object_account(key, prefixes) == ("777788889999", "us-east-2")
+
+
+def test_a_refused_listing_is_tried_again_after_a_pause_not_per_account(
+    organization: tuple[Any, str],
+) -> None:
+    client, account = organization
+    from botocore.exceptions import ClientError
+
+    from logferry.enrich.organizations import RETRY_SECONDS
+
+    listed = calls_on(client, "organizations.ListAccounts")
+    refusing = [True]
+
+    def refuse(**kwargs: Any) -> None:
+        if refusing[0]:
+            error = {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}}
+            raise ClientError(error, "ListAccounts")  # type: ignore[arg-type]
+
+    client.meta.events.register("before-call.organizations.ListAccounts", refuse)
+    clock = Clock()
+    organizations = Organizations(client, clock=clock)
+    for n in range(50):  # a stream of accounts met while the listing is refused
+        assert organizations.facts(f"{n:012d}") is None
+    assert len(listed) == 1
+    refusing[0] = False
+    clock.now = RETRY_SECONDS + 1
+    facts = organizations.facts(account)
+    assert facts is not None and facts.name == "payments-prod"
+    assert len(listed) == 2

@@ -17,7 +17,6 @@ hundred a second across an account), and hand-rolled expiry bookkeeping around `
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -110,6 +109,3 @@ class BucketClients:
             if len(self._by_bucket) < 1024:  # buckets are few; a hostile stream is not
                 self._by_bucket[bucket] = client
         return client
-
-
-ClientFor = Callable[[str], Any]

@@ -24,6 +24,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 TTL_SECONDS = 3600.0
+# After a refused or throttled ListAccounts, the next try waits this long (not a call per
+# account met meanwhile).
+RETRY_SECONDS = 300.0
 # Accounts asked about that the organization does not list (a record naming some other
 # account): remembered up to this many, so a hostile stream of ids cannot grow the cache.
 MAX_UNKNOWN = 10_000
@@ -68,6 +71,7 @@ class Organizations:
     def _look_up(self, account_id: str, now: float) -> AccountFacts | None:
         try:
             if now >= self._names_until:
+                self._names_until = now + RETRY_SECONDS  # until the listing succeeds
                 self._names = self._list_accounts()
                 self._names_until = now + self._ttl
                 self._ou_names.clear()  # units are renamed and moved: asked again too
