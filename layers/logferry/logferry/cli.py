@@ -20,8 +20,7 @@ import dataclasses
 import math
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,13 +31,12 @@ from .config import Settings
 from .formats import FORMATS, UnknownFormat
 from .ingest.deadletter import StreamDeadLetters
 from .ingest.heap import keep_freed_memory
-from .ingest.objects import LocalFiles, ObjectGone, Objects
-from .ingest.pipeline import ObjectResult, Pipeline, take_over
+from .ingest.local import local_files
+from .ingest.objects import LocalFiles, ObjectGone
+from .ingest.pipeline import Pipeline, take_over
 from .model import Document, ObjectRef, Rejection
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from .formats.base import LineParser, LogFormat
     from .ingest.reader import LineReader
     from .model import ParseContext
@@ -54,15 +52,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "index_prefix", None):
         changes["index_prefix"] = args.index_prefix
     return dataclasses.replace(settings, **changes)
-
-
-def _local_files(paths: Sequence[str]) -> Iterator[Path]:
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
-        else:
-            yield path
 
 
 # -- parse ------------------------------------------------------------------------------
@@ -150,7 +139,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = sys.stdout.buffer
     status = EXIT_OK
-    for path in _local_files(args.files):
+    for path in local_files(args.files):
         ref = ObjectRef(bucket="", key=str(path))
         try:
             reader, ctx = pipeline.open(ref)
@@ -201,131 +190,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 # -- ingest -----------------------------------------------------------------------------
 
 
-def _s3_refs(s3: Any, uri: str) -> Iterator[ObjectRef]:
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            yield ObjectRef(
-                bucket=bucket,
-                key=item["Key"],
-                size=item.get("Size"),
-                etag=item.get("ETag"),
-                event_time=item.get("LastModified"),
-            )
-
-
-def _result_line(result: ObjectResult) -> str:
-    detail = f" ({result.problem})" if result.problem else ""
-    return (
-        f"{result.outcome:>12}  {result.format or '-':<14} {result.documents:>9} docs"
-        f" {result.rejected:>6} rejected  {result.ref.uri}{detail}"
-    )
-
-
-@dataclasses.dataclass
-class _IngestTally:
-    """What `logferry ingest` has done: the totals, the exit status, the status line."""
-
-    total: int | None  # objects to ingest, when known (local files)
-    objects: int = 0
-    documents: int = 0
-    rejected: int = 0
-    bytes_in: int = 0
-    status: int = EXIT_OK
-    started: float = dataclasses.field(default_factory=time.monotonic)
-
-    def add(self, result: ObjectResult) -> None:
-        self.objects += 1
-        self.documents += result.documents
-        self.rejected += result.rejected
-        self.bytes_in += result.bytes_in
-        if result.rejected or result.dead_lettered or result.outcome in ("damaged", "missing"):
-            self.status = EXIT_REJECTED
-
-    def text(self) -> str:
-        seconds = max(time.monotonic() - self.started, 1e-9)
-        of = f"/{self.total:,}" if self.total is not None else ""
-        return (
-            f"{self.objects:,}{of} objects, {self.documents:,} documents, {self.rejected:,}"
-            f" rejected, {self.bytes_in / 1e6:,.1f} MB read; {self.documents / seconds:,.0f}"
-            " documents/s"
-        )
-
-    def summary(self) -> str:
-        return (
-            f"{self.objects} objects, {self.documents} documents indexed,"
-            f" {self.rejected} lines rejected"
-        )
-
-
-def _ingest_pipeline(
-    settings: Settings, format_name: str | None, reads_s3: bool
-) -> tuple[Pipeline, Any]:
-    """The pipeline `logferry ingest` runs (one wiring with the Lambda's), and its S3 client."""
-    import boto3
-
-    from .ingest.service import wire
-    from .output.client import make_client
-
-    s3 = boto3.client("s3") if reads_s3 or settings.deadletter_bucket else None
-    opensearch = make_client(settings.opensearch_url, access=settings.cluster)
-    objects = Objects(s3, settings.source_role_arns)
-    return wire(settings, opensearch, objects, s3=s3, format_name=format_name), s3
-
-
-# One pipeline per worker process, built once by the pool's initializer.
-_worker_pipeline: Pipeline | None = None
-
-
-def _worker_start(settings: Settings, format_name: str | None) -> None:
-    import signal
-
-    global _worker_pipeline
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    keep_freed_memory()
-    _worker_pipeline, _ = _ingest_pipeline(settings, format_name, reads_s3=False)
-
-
-def _worker_ingest(path: str) -> ObjectResult:
-    assert _worker_pipeline is not None
-    return _worker_pipeline.ingest(ObjectRef("", path))
-
-
-def _ingest_in_workers(
-    paths: list[Path],
-    workers: int,
-    settings: Settings,
-    format_name: str | None,
-    done: Callable[[ObjectResult], None],
-) -> None:
-    """Each file by one of `workers` processes (spawned: no state shared with this one), at most
-    two files a worker queued at a time; `done` gets each result as it comes."""
-    # (imported here: `logferry parse` starts without the process machinery)
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
-
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_start, initargs=(settings, format_name)
-    ) as pool:
-        try:
-            running: set[Future[ObjectResult]] = set()
-            for path in paths:
-                if len(running) >= 2 * workers:
-                    finished, running = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        done(future.result())
-                running.add(pool.submit(_worker_ingest, str(path)))
-            for future in as_completed(running):
-                done(future.result())
-        except KeyboardInterrupt:
-            pool.shutdown(cancel_futures=True)  # the files being read are finished
-            raise
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .backfill import TerminalStatus
+    from .ingest.local import ingest_here
 
     settings = _settings(args)
     reads_s3 = any(t.startswith("s3://") for t in args.targets)
@@ -336,40 +202,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    paths = None if reads_s3 else list(_local_files(args.targets))
-    tally = _IngestTally(total=None if paths is None else len(paths))
-    with TerminalStatus(sys.stderr) as status:
-
-        def done(result: ObjectResult) -> None:
-            status.echo(_result_line(result))
-            tally.add(result)
-            status.show(tally.text)
-
-        try:
-            if paths is not None and args.workers > 1:
-                _ingest_in_workers(paths, args.workers, settings, args.format, done)
-            else:
-                pipeline, s3 = _ingest_pipeline(settings, args.format, reads_s3)
-                for ref in _refs(s3, args.targets, paths):
-                    done(pipeline.ingest(ref))
-        except KeyboardInterrupt:
-            tally.status = EXIT_INTERRUPTED
+    paths = None if reads_s3 else list(local_files(args.targets))
+    tally = ingest_here(settings, args.targets, paths, args.workers, args.format)
     print(tally.summary(), file=sys.stderr)
-    if tally.status == EXIT_INTERRUPTED:
+    if tally.interrupted:
         print("logferry ingest: interrupted", file=sys.stderr)
-    return tally.status
-
-
-def _refs(s3: Any, targets: list[str], paths: list[Path] | None) -> Iterator[ObjectRef]:
-    """The objects to ingest: the local files listed, or each target's (S3 listed lazily)."""
-    if paths is not None:
-        yield from (ObjectRef("", str(path)) for path in paths)
-        return
-    for target in targets:
-        if target.startswith("s3://"):
-            yield from _s3_refs(s3, target)
-        else:
-            yield from (ObjectRef("", str(path)) for path in _local_files([target]))
+        return EXIT_INTERRUPTED
+    return EXIT_REJECTED if tally.failed else EXIT_OK
 
 
 # -- backfill ---------------------------------------------------------------------------
