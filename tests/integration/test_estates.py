@@ -129,6 +129,10 @@ def test_the_archive_s_objects_are_read_through_its_role_and_placed_in_their_acc
         "ou_path": "Root/Workloads",
         "tags": {"team": "search-prod"},
     }
+    # What docs/analysts.md tells analysts to type, for one organizational unit.
+    unit = {"query_string": {"query": "aws.organization.ou_path:Root\\/Workloads*"}}
+    by_unit = os_client.count(index=f"{index_prefix}-*", body={"query": unit})
+    assert by_unit["count"] == 300
     vpc = os_client.search(index=f"{index_prefix}-vpcflow-*", body={"size": 1})["hits"]["hits"]
     assert vpc[0]["_source"]["cloud"] == {
         "account": {"id": SHARED_VPC_OWNER},
