@@ -67,10 +67,6 @@ def message_parser(fmt: LogFormat) -> MessageParser | None:
         from .cloudtrail_records import parse_record
 
         return _json_message(parse_record)
-    if fmt.name == "waf":
-        from .waf import parse_entry
-
-        return _json_message(parse_entry)
     if isinstance(fmt, JsonLinesFormat):
         return _json_lines(fmt)
     if isinstance(fmt, HeaderLineFormat):  # no header in a log event: the default layout
@@ -94,14 +90,14 @@ def _json_message(parse: Callable[[Any, str], Source]) -> MessageParser:
 
 
 def _json_lines(fmt: JsonLinesFormat) -> MessageParser:
-    def parse(message: str, _: str | None) -> Source:
-        if message[:1] != "{" and fmt.text_lines:
+    json_message = _json_message(fmt.parse_entry)
+    if not fmt.text_lines:
+        return json_message
+
+    def parse(message: str, event_time: str | None) -> Source:
+        if message[:1] != "{":
             return fmt.parse_text(message)
-        try:
-            entry = orjson.loads(message)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON: {exc}") from None
-        return fmt.parse_entry(entry, message)
+        return json_message(message, event_time)
 
     return parse
 

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
-from .base import DATE, INTEGER, KEYWORD, LONG, LogFormat, obj
+from ..model import ParseError, Source
+from .base import DATE, INTEGER, KEYWORD, LONG, obj
 from .cloudtrail_records import ip_or_none
-from .jsonstream import FLAT, check_serialisable, flat_object_value, json_values, pick
+from .jsonlines import JsonLinesFormat
+from .jsonstream import FLAT, check_serialisable, flat_object_value, pick
 
 _KNOWN = frozenset(
     [
@@ -351,7 +351,9 @@ def parse_entry(entry: Any, text: str) -> Source:
     return doc
 
 
-class WafFormat(LogFormat):
+class WafFormat(JsonLinesFormat):
+    """Objects back to back on a line (Firehose) are read as JsonLinesFormat reads them."""
+
     name = "waf"
     index_source = "waf"
     # aws-waf-logs-*/AWSLogs/<acct>/WAFLogs/<region>/<acl>/.../<acct>_waflogs_<region>_<acl>_...
@@ -410,30 +412,8 @@ class WafFormat(LogFormat):
             and ('"httpRequest"' in first_line or '"terminatingRuleId"' in first_line)
         )
 
-    def parse(self, lines: Iterable[Line], ctx: ParseContext) -> Iterator[Document | Rejection]:
-        keep_original = ctx.keep_original
-        for lineno, line in lines:
-            sub = 0
-            try:
-                for entry, text in json_values(line):
-                    try:
-                        source = parse_entry(entry, text)
-                    except ParseError as exc:
-                        yield Rejection(lineno, _where(sub, str(exc)), text)
-                    except Exception as exc:  # a parser bug must cost one entry, not the object
-                        reason = f"parser error: {type(exc).__name__}: {exc}"
-                        yield Rejection(lineno, _where(sub, reason), text)
-                    else:
-                        if keep_original:
-                            source["event"]["original"] = text
-                        yield Document(source, lineno, sub)
-                    sub += 1
-            except ParseError as exc:  # the rest of the line is not JSON: kept whole for replay
-                yield Rejection(lineno, _where(sub, str(exc)), line)
-
-
-def _where(sub: int, reason: str) -> str:
-    return f"object {sub + 1} on the line: {reason}" if sub else reason
+    def parse_entry(self, entry: Any, text: str) -> Source:
+        return parse_entry(entry, text)
 
 
 FORMAT = WafFormat()
