@@ -43,13 +43,16 @@ def object_account(
     return account, region
 
 
-def _organization(facts: AccountFacts) -> Source:
+def _organization(facts: AccountFacts | None) -> Source | None:
+    """aws.organization.* of an account (None: nothing to say)."""
+    if facts is None:
+        return None
     found: Source = {}
     if facts.ou_path:
         found["ou_path"] = facts.ou_path
     if facts.tags:
         found["tags"] = facts.tags
-    return found
+    return found or None
 
 
 class CloudFacts:
@@ -62,26 +65,20 @@ class CloudFacts:
         organizations: Organizations | None = None,
     ) -> None:
         self.organizations = organizations
+        self.account_id = account
         cloud: Source = {"provider": "aws"}
         self.organization: Source | None = None
         if account is not None:
-            cloud["account"] = self.account(account)
-            self.organization = self.organization_of(account)
+            facts = self._facts(account)
+            name = facts.name if facts is not None else None
+            cloud["account"] = {"id": account, "name": name} if name else {"id": account}
+            self.organization = _organization(facts)
         if region is not None:
             cloud["region"] = region
         self.cloud = cloud
 
-    def account(self, account_id: str) -> Source:
-        facts = self.organizations.facts(account_id) if self.organizations else None
-        if facts is not None and facts.name:
-            return {"id": account_id, "name": facts.name}
-        return {"id": account_id}
-
-    def organization_of(self, account_id: str) -> Source | None:
-        facts = self.organizations.facts(account_id) if self.organizations else None
-        if facts is None:
-            return None
-        return _organization(facts) or None
+    def _facts(self, account_id: str) -> AccountFacts | None:
+        return self.organizations.facts(account_id) if self.organizations else None
 
     def __call__(self, source: Source) -> None:
         have = source.get("cloud")
@@ -89,8 +86,7 @@ class CloudFacts:
             source["cloud"] = self.cloud
             organization = self.organization
         else:
-            self._complete(have)
-            organization = self._record_organization(have)
+            organization = self._complete(have)
         if organization:
             aws = source.get("aws")
             if aws is None:
@@ -98,27 +94,28 @@ class CloudFacts:
             elif isinstance(aws, dict):
                 aws["organization"] = organization
 
-    def _complete(self, have: Any) -> None:
-        """A record's own cloud.*: completed with what it lacks, never overwritten."""
+    def _complete(self, have: Any) -> Source | None:
+        """A record's own cloud.*, completed with what it lacks (never overwritten); the
+        organization facts of its account."""
         cloud = self.cloud
         have.setdefault("provider", "aws")
-        if "account" not in have:
-            if "account" in cloud:
-                have["account"] = cloud["account"]
-        elif self.organizations is not None:
-            account = have["account"]
-            facts = self.organizations.facts(account.get("id", ""))
-            if facts is not None and facts.name and "name" not in account:
-                account["name"] = facts.name
         if "region" not in have and "region" in cloud:
             have["region"] = cloud["region"]
-
-    def _record_organization(self, have: Any) -> Source | None:
-        if self.organizations is None:
-            return None
-        account_id = have.get("account", {}).get("id")
+        account = have.get("account")
+        if account is None:
+            if "account" not in cloud:
+                return None
+            have["account"] = cloud["account"]
+            return self.organization
+        account_id = account.get("id")
         if account_id is None:
             return None
-        if account_id == self.cloud.get("account", {}).get("id"):
+        if account_id == self.account_id:  # the object's own: looked up once, above
+            name = cloud["account"].get("name")
+            if name and "name" not in account:
+                account["name"] = name
             return self.organization
-        return self.organization_of(account_id)
+        facts = self._facts(account_id)
+        if facts is not None and facts.name and "name" not in account:
+            account["name"] = facts.name
+        return _organization(facts)
