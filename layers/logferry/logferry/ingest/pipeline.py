@@ -264,9 +264,9 @@ class Pipeline:
             if ref.key.startswith(prefix):
                 return get_format(name)
         fmt = format_for_key(ref.key)
-        first_line = reader.first_line()
         if fmt is None:
             return _by_content(reader)
+        first_line = reader.first_line()
         if first_line is not None and not fmt.matches_content(first_line):
             by_content = format_for_content(first_line)
             if by_content is not None:
