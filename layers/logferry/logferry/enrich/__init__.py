@@ -12,7 +12,7 @@ is configured; `none`: neither). Cloud facts are not switched by it: they cost n
 (logferry.enrich.cloud).
 
 Invariants: a fill only adds (a record's own fields win); the drop/sample decision comes after
-the fill and before serialisation, in `Pipeline._send_lines`, `Pipeline.documents` and
+the fill and before serialisation, in `Pipeline.send_lines`, `Pipeline.documents` and
 `logferry parse` alike, so parse shows what ingest indexes. Rejected: rules as a fill that
 empties the document (a dropped document must not reach the sink, and needs its id to sample).
 Measured (docs/benchmark.md, compiled parsers, 20 MB objects): GeoIP + user agents keep ALB at

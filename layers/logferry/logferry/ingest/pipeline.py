@@ -33,7 +33,7 @@ from ..formats.base import LineParser, LogFormat, line_rejection
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
 from .checkpoint import Continuations, Unwatched, Watch
-from .deadletter import DeadLetters, LineLetters, object_record
+from .deadletter import DeadLetters, object_record
 from .objects import ObjectGone, ObjectSource
 from .reader import LineReader
 from .segments import Segment, SegmentReader, deadletter_ref
@@ -328,31 +328,36 @@ class Pipeline:
         )
         return result
 
-    def _send_lines(
+    def send_lines(
         self,
         ref: ObjectRef,
         fmt: LogFormat,
         reader: LineReader,
         ctx: ParseContext,
         lines: LineParser,
-        sink: BulkSink,
-        letters: LineLetters,
-        watch: Watch | Unwatched,
-        router: IndexRouter,
+        add: Callable[[str, str, bytes], None],
+        reject: Callable[[Rejection], None],
+        watch: Watch | Unwatched | None = None,
+        router: IndexRouter | None = None,
+        dropped: Callable[[str, str, Document], None] | None = None,
     ) -> tuple[int, int]:
-        """The loop of `_ingest_lines` for a format with one entry per line, in one frame:
-        line -> document (+ what enrichment adds) -> index and id -> JSON -> sink. It does what
-        `documents` and `parse_entries` do (same documents, ids and rejections) without their two
-        generator hops, Document and tuple per line, and with the index name looked up by day.
-        Returns the entries consumed (counted for the watch) and the documents dropped."""
+        """The loop of `_ingest_lines` (and of `logferry parse`) for a format with one entry per
+        line, in one frame: line -> document (+ what enrichment adds) -> index and id -> JSON
+        -> `add(index, id, body)`; rejections to `reject`, what the rules drop to `dropped`. It
+        does what `documents` and `parse_entries` do (same documents, ids and rejections)
+        without their two generator hops, Document and tuple per line, and with the index name
+        looked up by day. Returns the entries consumed (counted for the watch) and the
+        documents dropped."""
+        watch = watch or Unwatched()
+        router = router or self.router(fmt)
         take_header, parse_line = lines
         keep_original = ctx.keep_original
         id_prefix = ref.identity + "-"
         days, route = router.days, router.route  # YYYY-MM-DD -> index name
-        dumps, add, reject = orjson.dumps, sink.add, letters.add
+        dumps = orjson.dumps
         fill = self.fill(ref, fmt)
         keep = self.keep(fmt)
-        consumed = dropped = 0
+        consumed = drops = 0
         at = watch.at
         for lineno, line in reader:
             if take_header is not None and take_header(line):
@@ -388,7 +393,9 @@ class Pipeline:
                 continue
             doc_id = id_prefix + str(lineno)
             if keep is not None and not keep(source, doc_id):
-                dropped += 1
+                drops += 1
+                if dropped is not None:
+                    dropped(index, doc_id, Document(source, lineno))
                 continue
             try:
                 body = dumps(source)
@@ -396,7 +403,7 @@ class Pipeline:
                 reject(_unwritable(lineno, source, exc))
                 continue
             add(index, doc_id, body)
-        return consumed, dropped
+        return consumed, drops
 
     def _ingest_lines(
         self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None
@@ -439,8 +446,8 @@ class Pipeline:
         try:
             lines = fmt.line_parser(reader, ctx) if merger is None else None
             if lines is not None:
-                consumed, result.dropped = self._send_lines(
-                    ref, fmt, reader, ctx, lines, sink, letters, watch, router
+                consumed, result.dropped = self.send_lines(
+                    ref, fmt, reader, ctx, lines, sink.add, letters.add, watch, router
                 )
             else:
                 at = watch.at
