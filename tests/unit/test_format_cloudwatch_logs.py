@@ -134,3 +134,43 @@ def test_mail_without_its_syslog_header_is_known_by_its_queue_id() -> None:
     docs = [o for o in out if isinstance(o, Document)]
     assert [d.source["email"]["local_id"] for d in docs] == ["pBFERI8l019936"]
     assert all(not isinstance(o, Rejection) for o in out)
+
+
+def test_an_envelope_past_the_cap_is_skipped_to_the_next_not_held() -> None:
+    from logferry.formats.envelopes import OversizedEnvelope, split_envelopes
+
+    small = envelope("/aws/vpc/flowlogs", VPC_RECORD)
+    huge = envelope("/aws/vpc/flowlogs", "x" * 5000)
+    chunks = [small, huge[:1000], huge[1000:3000], huge[3000:], small]  # cut anywhere
+    out = list(split_envelopes(chunks, max_bytes=2048))
+    assert out[0] == small and out[2] == small
+    assert isinstance(out[1], OversizedEnvelope)
+    assert out[1].size == len(huge) and out[1].head == huge[:2048]
+    # At the end of the object too.
+    [last] = list(split_envelopes([huge], max_bytes=2048))
+    assert isinstance(last, OversizedEnvelope) and last.size == len(huge)
+
+
+def test_an_oversized_envelope_is_rejected_and_the_next_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logferry.formats import envelopes
+
+    monkeypatch.setattr(envelopes, "MAX_ENVELOPE_BYTES", 4096)
+    out = parse(
+        envelope("/aws/vpc/flowlogs", *["x" * 100] * 100),
+        envelope("/aws/vpc/flowlogs", VPC_RECORD),
+    )
+    [rejection, doc] = out
+    assert isinstance(rejection, Rejection)
+    assert "envelope 1:" in rejection.reason and "skipped to the next envelope" in rejection.reason
+    assert isinstance(doc, Document) and doc.index_source == "vpcflow"
+
+
+def test_log_groups_of_one_object_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logferry.formats import cloudwatch_logs
+
+    monkeypatch.setattr(cloudwatch_logs, "MAX_LOG_GROUPS", 3)
+    out = parse(*(envelope(f"/aws/vpc/flow-{n}", VPC_RECORD) for n in range(5)))
+    assert [isinstance(o, Document) for o in out] == [True, True, True, False, False]
+    assert "more than 3 log groups in one object" in out[3].reason

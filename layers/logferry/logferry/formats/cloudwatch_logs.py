@@ -33,7 +33,15 @@ from ..ingest.reader import LineReader
 from ..mail.reducer import MailReducer
 from ..model import Document, Line, ParseContext, ParseError, Rejection, Source
 from .base import HeaderLineFormat, LineFormat, LogFormat, line_rejection
-from .envelopes import PARSERS, epoch_ms, is_mail_message, program_of, split_envelopes
+from .envelopes import (
+    MAX_ENVELOPE_BYTES,
+    PARSERS,
+    OversizedEnvelope,
+    epoch_ms,
+    is_mail_message,
+    program_of,
+    split_envelopes,
+)
 from .jsonlines import JsonLinesFormat
 from .mailbase import MAIL_MAPPING, MailFormat
 from .syslog import SyslogClock, parse_envelope
@@ -49,6 +57,10 @@ DEFAULT_LOG_GROUPS: tuple[tuple[str, str], ...] = (
     ("/aws/route53resolver/*", "route53resolver"),
     ("/aws/network-firewall/*", "networkfirewall"),
 )
+
+# Log groups of one object, each with its format's parser: past it, a hostile object's new
+# groups are rejected instead of growing the table (a Firehose stream carries a few).
+MAX_LOG_GROUPS = 1000
 
 # One message -> its document; the second argument is the log event's time (canonical UTC).
 MessageParser = Callable[[str, str | None], Source]
@@ -157,6 +169,14 @@ class CloudWatchLogsFormat(LogFormat):
         groups: dict[str, LogGroup] = {}
         position = 0  # events are numbered across the object; an envelope fault takes one
         for number, raw in enumerate(split_envelopes(chunks), 1):
+            if isinstance(raw, OversizedEnvelope):
+                position += 1
+                reason = (
+                    f"envelope {number}: {raw.size} bytes, more than {MAX_ENVELOPE_BYTES}:"
+                    " skipped to the next envelope"
+                )
+                yield Rejection(position, reason, raw.head.decode("utf-8", "replace"))
+                continue
             try:
                 envelope = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
@@ -191,6 +211,10 @@ class CloudWatchLogsFormat(LogFormat):
                 message = message.rstrip("\r\n")
                 group = groups.get(name)
                 if group is None:
+                    if len(groups) >= MAX_LOG_GROUPS:
+                        why = f"more than {MAX_LOG_GROUPS} log groups in one object"
+                        yield Rejection(position, f"log group {name[:200]!r}: {why}", message)
+                        continue
                     group = groups[name] = self.group(name, message, ctx)
                 out = self._event(group, reducer, clock, position, event, message, stream, account)
                 if out is not None:

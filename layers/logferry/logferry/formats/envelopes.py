@@ -10,19 +10,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .postfix import is_postfix_qid, parse_postfix_message
 from .sendmail import is_sendmail_qid, parse_sendmail_message
 from .times import canonical
 
 MARK = b'{"messageType"'
+# CloudWatch Logs sends a subscription batch of at most about 1 MB: an envelope this much
+# larger is not one, and is skipped instead of held.
+MAX_ENVELOPE_BYTES = 16 * 1024**2
 PARSERS = {"postfix": parse_postfix_message, "sendmail": parse_sendmail_message}
 
 
-def split_envelopes(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The JSON envelopes of a concatenation `{...}{...}` (or `{...}\\n{...}`)."""
+class OversizedEnvelope(NamedTuple):
+    """An envelope longer than the cap, skipped to the next one: its first bytes and size."""
+
+    head: bytes
+    size: int
+
+
+def split_envelopes(
+    chunks: Iterable[bytes], max_bytes: int | None = None
+) -> Iterator[bytes | OversizedEnvelope]:
+    """The JSON envelopes of a concatenation `{...}{...}` (or `{...}\\n{...}`). One longer than
+    `max_bytes` (default MAX_ENVELOPE_BYTES) is not held: it is counted while skipped and comes
+    out as an OversizedEnvelope, so a hostile object costs that much memory at most."""
+    cap = MAX_ENVELOPE_BYTES if max_bytes is None else max_bytes
+    keep = len(MARK) - 1  # what may be the start of a mark cut by the chunk boundary
     buf = b""
+    skipped, head = 0, b""
     for chunk in chunks:
         buf += chunk
         start = 0
@@ -30,12 +47,23 @@ def split_envelopes(chunks: Iterable[bytes]) -> Iterator[bytes]:
             following = buf.find(MARK, start + 1)
             if following < 0:
                 break
-            envelope = buf[start:following].strip()
-            if envelope:
-                yield envelope
+            if skipped:
+                yield OversizedEnvelope(head, skipped + following)
+                skipped = 0
+            else:
+                envelope = buf[start:following].strip()
+                if envelope:
+                    yield envelope
             start = following
         buf = buf[start:]
-    if buf.strip():
+        if len(buf) > cap:  # no end in sight: counted, not kept
+            if not skipped:
+                head = buf[:2048]
+            skipped += len(buf) - keep
+            buf = buf[-keep:]
+    if skipped:
+        yield OversizedEnvelope(head, skipped + len(buf))
+    elif buf.strip():
         yield buf.strip()
 
 
