@@ -65,6 +65,18 @@ def test_dropped_documents_are_not_printed_and_show_on_stderr_when_asked(tmp_pat
     dropped = json.loads(lines[0].split(" dropped ", 1)[1])
     assert dropped["_source"]["url"]["path"] == "/health"
     assert dropped["_index"] == "logs-alb-2026.11.20"
+    # Dropped before enrichment (the rule tests the record), shown enriched all the same.
+    assert dropped["_source"]["cloud"]["provider"] == "aws"
+
+    # A rule on what enrichment adds is decided after it.
+    enriched = run(path, "--show-dropped", LOGFERRY_DROP="alb:user_agent.name=curl")
+    assert [
+        json.loads(line)["_source"]["url"]["path"] for line in enriched.stdout.splitlines()
+    ] == [
+        "/health",
+        "/health",
+    ]
+    assert enriched.stderr.startswith(f"{path}:2: dropped ")
 
 
 def test_a_bad_rule_stops_parse_with_the_rule_named(tmp_path: Path) -> None:

@@ -156,3 +156,62 @@ def test_sampling_another_objects_ids_chooses_other_documents() -> None:
 def test_drop_comes_before_sample() -> None:
     keep = keep_of(drop="alb:url.path=/health", sample="alb:0.999999")
     assert not keep(alb_doc("/health"), "x-1")
+
+
+def test_values_of_every_kind_meet_conditions_as_their_text() -> None:
+    """The compiled tests inline text and whole numbers; every other kind goes to the general
+    test, with the same meaning."""
+    equal = keep_of("alb:x.v=443", source="alb")
+    for value, dropped in [
+        (443, True),
+        ("443", True),
+        (443.0, False),  # "443.0"
+        ([80, 443], True),
+        (["80"], False),
+        (None, False),
+        (True, False),
+    ]:
+        assert equal({"x": {"v": value}}, "x-1") is not dropped, value
+    truth = keep_of("alb:x.v=true")
+    assert not truth({"x": {"v": True}}, "x-1") and truth({"x": {"v": "True"}}, "x-1")
+    nonwhole = keep_of("alb:x.v=1.5")
+    assert not nonwhole({"x": {"v": 1.5}}, "x-1") and not nonwhole({"x": {"v": "1.5"}}, "x-1")
+    pattern = keep_of("alb:x.v=4*")
+    assert not pattern({"x": {"v": 443}}, "x-1") and pattern({"x": {"v": "543"}}, "x-1")
+    unequal = keep_of("alb:x.v!=443")
+    assert unequal({"x": {"v": 443}}, "x-1")
+    assert not unequal({"x": {"v": None}}, "x-1") and not unequal({"x": "text"}, "x-1")
+    below = keep_of("alb:x.v<10")
+    for value, dropped in [(9, True), (9.5, True), ("9", True), (10, False), (True, False)]:
+        assert below({"x": {"v": value}}, "x-1") is not dropped, value
+    assert below({"x": ["not", "a", "dict"]}, "x-1")  # absent: no number
+
+
+def test_values_are_written_into_the_decision_as_literals_never_as_code() -> None:
+    hostile = "x') or __import__('os')._exit(3) or ('\\\"#"
+    keep = keep_of(f"alb:url.path={hostile}")
+    assert not keep({"url": {"path": hostile}}, "x-1")
+    assert keep({"url": {"path": "/"}}, "x-1")
+
+
+def test_drops_on_record_fields_are_decided_before_the_fill_and_the_rest_after() -> None:
+    from logferry.enrich import FILLED
+
+    rules = Rules(
+        parse_drop(
+            "alb:url.path=/health;alb:cloud.region=eu-*;alb:user_agent.name=curl"
+            ";alb:user_agent.original=ELB*;vpcflow:destination.port=22"
+        ),
+        parse_sample("alb:url.path=/api*:0.5"),
+    )
+    first, later = rules.split("alb", FILLED)
+    assert first is not None and later is not None
+    assert first(alb_doc("/health")) and first(alb_doc("/home", agent="ELB-HealthChecker/2.0"))
+    assert not first({"url": {"path": "/home"}, "cloud": {"region": "eu-west-1"}})
+    # After the fill: the rules on what enrichment adds, and the samples.
+    assert not later({"cloud": {"region": "eu-west-1"}}, "x-1")
+    assert not later({"user_agent": {"name": "curl"}}, "x-1")
+    assert later(alb_doc("/health"), "x-1")
+    assert rules.split("vpcflow", FILLED)[1] is None
+    # A rule on a whole object that enrichment adds to is decided after it.
+    assert Rules(parse_drop("alb:source!=x")).split("alb", FILLED)[0] is None

@@ -29,6 +29,9 @@ from .organizations import AccountFacts, Organizations
 
 Fill = Callable[[Source], None]
 
+# The fields this fill may add or complete (a drop rule on none of them is decided before it).
+FILLS = ("cloud", "aws.organization")
+
 
 def object_account(
     key: str, prefixes: tuple[tuple[str, str, str | None], ...] = ()

@@ -43,6 +43,9 @@ CACHE_SIZE = 65536
 RECHECK_SECONDS = 300.0
 DOWNLOAD_DIR = Path("/tmp/logferry-geoip")
 
+# The fields this fill may add (a drop rule on none of them is decided before it).
+FILLS = ("source.geo", "source.as", "destination.geo", "destination.as")
+
 # What one address gives a document: {"geo": {...}, "as": {...}} (either may be absent).
 Found = dict[str, Any] | None
 

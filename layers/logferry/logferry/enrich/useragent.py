@@ -21,6 +21,9 @@ from typing import Any
 
 from ..model import Source
 
+# The fields this fill may add (a drop rule on none of them is decided before it).
+FILLS = ("user_agent.name", "user_agent.version", "user_agent.os", "user_agent.device")
+
 # Distinct agent strings kept: ~0.5 KiB each with the key.
 CACHE_SIZE = 16384
 

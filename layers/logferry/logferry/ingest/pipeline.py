@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..config import Settings
-from ..enrich import Enrichment, Fill, Keep
+from ..enrich import Drop, Enrichment, Fill, Keep
 from ..formats import (
     FORMATS,
     MAIL_LOOKAHEAD,
@@ -158,6 +158,11 @@ class Pipeline:
         whole): asked after the fill, so that rules see enriched fields."""
         assert self.enrichment is not None
         return self.enrichment.keep_for(fmt)
+
+    def decisions(self, fmt: LogFormat) -> tuple[Drop | None, Keep | None]:
+        """`keep` in two: the drops decided on the record before the fill, the rest after."""
+        assert self.enrichment is not None
+        return self.enrichment.decisions_for(fmt)
 
     def router(self, fmt: LogFormat) -> IndexRouter:
         """The index names of one object's entries, within the accepted window and cap, cut as
@@ -346,8 +351,9 @@ class Pipeline:
         -> `add(index, id, body)`; rejections to `reject`, what the rules drop to `dropped`. It
         does what `documents` and `parse_entries` do (same documents, ids and rejections)
         without their two generator hops, Document and tuple per line, and with the index name
-        looked up by day. Returns the entries consumed (counted for the watch) and the
-        documents dropped."""
+        looked up by day. A drop rule that tests no enriched field is decided before the fill,
+        so a document it drops costs no enrichment; `dropped` still gets it filled. Returns the
+        entries consumed (counted for the watch) and the documents dropped."""
         watch = watch or Unwatched()
         router = router or self.router(fmt)
         take_header, parse_line = lines
@@ -356,13 +362,14 @@ class Pipeline:
         days, route = router.days, router.route  # YYYY-MM-DD -> index name
         dumps = orjson.dumps
         fill = self.fill(ref, fmt)
-        keep = self.keep(fmt)
+        drop_first, keep = self.decisions(fmt)
         consumed = drops = 0
         at = watch.at
         for lineno, line in reader:
             if take_header is not None and take_header(line):
                 continue
             index: str | None = None
+            gone = False
             try:
                 source = parse_line(line)
             except Exception as exc:
@@ -370,14 +377,16 @@ class Pipeline:
             else:
                 if keep_original:
                     source["event"]["original"] = line
-                if fill is not None:
-                    fill(source)
                 try:  # the index of a day seen before: a hit implies a valid @timestamp
                     index = days[source["@timestamp"][:10]]
                 except (KeyError, TypeError):  # a new day, or no valid @timestamp
                     index, why = route(source.get("@timestamp"))
                     if index is None:
                         rejection = Rejection(lineno, why, line)
+                if drop_first is not None and index is not None and drop_first(source):
+                    gone = True
+                elif fill is not None:
+                    fill(source)
             consumed += 1
             if consumed >= at:  # only when watched: see checkpoint.Watch
                 doc_id = id_prefix + str(lineno)
@@ -392,9 +401,11 @@ class Pipeline:
                 reject(rejection)
                 continue
             doc_id = id_prefix + str(lineno)
-            if keep is not None and not keep(source, doc_id):
+            if gone or (keep is not None and not keep(source, doc_id)):
                 drops += 1
                 if dropped is not None:
+                    if gone and fill is not None:
+                        fill(source)  # shown as enriched as the other drops
                     dropped(index, doc_id, Document(source, lineno))
                 continue
             try:
