@@ -30,7 +30,15 @@ $(NATIVE): $(BIN)/logferry layers/native/compile.py $(wildcard $(PACKAGE)/format
 	$(BIN)/python layers/native/compile.py
 	touch $@
 
-native: $(NATIVE)
+# The fast path's Rust writers (layers/native/lines.py: logferry.formats._lines), rebuilt when
+# the crate changes; without cargo the build says so and every line is parsed in Python.
+LINES := build/lines.stamp
+$(LINES): $(BIN)/logferry layers/native/lines.py layers/native/lines/Cargo.toml \
+		layers/native/lines/Cargo.lock $(wildcard layers/native/lines/src/*.rs)
+	$(BIN)/python layers/native/lines.py
+	touch $@
+
+native: $(NATIVE) $(LINES)
 
 # tests/aws runs the Lambda's arm64 build of the parsers under qemu (Debian: qemu-user-static);
 # without it (no root, no apt) that test is skipped, and says why.
@@ -53,7 +61,7 @@ opensearch-secure:
 opensearch-multinode:
 	scripts/opensearch.sh start --nodes 3
 
-demo: $(BIN)/logferry $(NATIVE) opensearch
+demo: $(BIN)/logferry $(NATIVE) $(LINES) opensearch
 	$(BIN)/python -m tools.demo
 
 lint: $(BIN)/logferry
@@ -62,10 +70,10 @@ lint: $(BIN)/logferry
 	$(BIN)/mypy
 	$(BIN)/mypy --strict layers/native
 
-unit: $(BIN)/logferry $(NATIVE)
+unit: $(BIN)/logferry $(NATIVE) $(LINES)
 	$(BIN)/pytest -q tests/unit
 
-test: $(BIN)/logferry $(NATIVE) qemu lint opensearch-secure opensearch-multinode
+test: $(BIN)/logferry $(NATIVE) $(LINES) qemu lint opensearch-secure opensearch-multinode
 	LOGFERRY_MULTINODE_REQUIRED=1 $(BIN)/pytest -q tests
 
 # The peer in `make bench`: Vector's VRL parsers (tools/vrl, the vrl crate 0.38.0), built once
@@ -77,7 +85,7 @@ vrl:
 	cargo build --release --locked --quiet --manifest-path tools/vrl/Cargo.toml || \
 		echo "tools/vrl did not build: the bench's VRL column will say so"
 
-bench: $(BIN)/logferry $(NATIVE) opensearch vrl
+bench: $(BIN)/logferry $(NATIVE) $(LINES) opensearch vrl
 	$(BIN)/python -m tools.bench
 
 clean:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from logferry.formats.fast import WRITERS as FAST_WRITERS
 from tests.conftest import ROOT
 from tests.support import load_script, native_compile_script, parser_corpus
 
@@ -1216,7 +1217,8 @@ def test_sam_build_produces_the_function_and_layer_artifacts(sam_build: Path) ->
     compiled = _layer(build, "ParsersLayer") / "logferry" / "formats"
     shared = native_compile_script().SHARED
     expected = {f"{name}.{suffix}" for name in (*_native_modules(), *shared, "native__mypyc")}
-    assert {path.name for path in compiled.iterdir()} == expected
+    # and the fast path's Rust writers (layers/native/lines.py), one abi3 library
+    assert {path.name for path in compiled.iterdir()} == {*expected, "_lines.abi3.so"}
     for function in ("IngestFunction", "SetupFunction"):
         assert (build / function / "app.py").is_file()
     # the functions run on arm64: every native library must be built for it
@@ -1278,6 +1280,23 @@ def test_lambda_layers_run_the_compiled_parsers_on_arm64_as_their_sources(
     assert all(path.endswith(".py") for path in sources), sources
     assert len(compiled) > 1_000
     assert compiled[1:] == pure[1:]
+
+    # The fast path's Rust writers, built for arm64, write the Python documents' bytes.
+    files = []
+    for name in sorted(FAST_WRITERS):
+        path = tmp_path / f"{name}-generated.log"
+        path.write_text("\n".join(benchgen.lines(name, 400_000)) + "\n")
+        files += [name, str(path)]
+    fast_command = [*command[:-1], str(ROOT / "tests" / "fast_files.py"), *files]
+    env = {"PYTHONPATH": str(opt), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(fast_command, env=env, capture_output=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert str(report["library"]).endswith("_lines.abi3.so")
+    assert _elf_machine(Path(report["library"])) == AARCH64
+    for name, found in report["formats"].items():
+        assert found["wrong"] == [], (name, found["wrong"])
+        assert found["taken"] >= 0.99 * found["lines"] > 0, (name, found)
 
 
 # -- the setup custom resource ------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The whole path beside its peer and its floor, on the same files in the same run: lines per
-CPU-second of the pipeline (as the Lambda runs it), of `logferry parse` (what an operator
-times first), of Vector's VRL parsers (the Rust harness in tools/vrl: one compiled VRL
-program per line, `parse_aws_alb_log!`/`parse_aws_vpc_flow_log!` + `encode_json`, zcat
-included), and of gunzip alone (the floor under every row).
+CPU-second of the pipeline (as the Lambda runs it), of the pipeline without its fast path
+(every line through the Python parsers, compiled by mypyc: what the Rust writers of
+logferry.formats._lines buy), of `logferry parse` (what an operator times first), of
+Vector's VRL parsers (the Rust harness in tools/vrl: one compiled VRL program per line,
+`parse_aws_alb_log!`/`parse_aws_vpc_flow_log!` + `encode_json`, zcat included), and of gunzip
+alone (the floor under every row).
 
 Invariants:
 - Every command reads the same cached object, each run a fresh process, runs interleaved
@@ -119,7 +121,8 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
         " /dev/null)\n"
     )
     header = (
-        f"{'format':<11} {'pipeline':>10} {'parse':>10} {'parse/pipe':>10}"
+        f"{'format':<11} {'pipeline':>10} {'no fast':>10} {'x fast':>6} {'parse':>10}"
+        f" {'parse/pipe':>10}"
         f" {'VRL (Rust)':>10} {'x VRL':>6} {'gunzip MB/s':>11} {'x gunzip':>8}"
     )
     print(header)
@@ -129,6 +132,7 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
         path = benchgen.write_object(DATA, fmt, size)
         measured: dict[str, list[dict[str, Any]]] = {
             "pipeline": [],
+            "no-fast": [],
             "parse": [],
             "vrl": [],
             "gunzip": [],
@@ -136,6 +140,9 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
         vrl_why = missing or (None if fmt in VRL_FORMATS else "no parser in vrl")
         for _ in range(runs):  # interleaved
             measured["pipeline"].append(worker("pipeline", path, "--format", fmt))
+            measured["no-fast"].append(
+                worker("pipeline", path, "--format", fmt, "--variant", "no-fast")
+            )
             measured["parse"].append(run_parse(fmt, path))
             if vrl_why is None:
                 try:
@@ -146,6 +153,7 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
         lines = measured["pipeline"][0]["lines"]
         text_bytes = measured["pipeline"][0]["bytes"]
         pipe = _rate(measured["pipeline"], lines)
+        slow = _rate(measured["no-fast"], lines)
         parse = _rate(measured["parse"], lines)
         gunzip_mb = _rate(measured["gunzip"], text_bytes) / MB
         # The whole path's CPU time as a multiple of inflating alone.
@@ -153,6 +161,8 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
         row: dict[str, Any] = {
             "lines": lines,
             "pipeline_lines_per_cpu_second": round(pipe),
+            "no_fast_path_lines_per_cpu_second": round(slow),
+            "fast_path_ratio": round(pipe / slow, 2),
             "parse_lines_per_cpu_second": round(parse),
             "parse_to_pipeline": round(parse / pipe, 2),
             "gunzip_mb_per_cpu_second": round(gunzip_mb, 1),
@@ -173,7 +183,8 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
             row["vrl"] = vrl_why
         results[fmt] = row
         print(
-            f"{fmt:<11} {pipe:>10,.0f} {parse:>10,.0f} {parse / pipe:>9.2f}x"
+            f"{fmt:<11} {pipe:>10,.0f} {slow:>10,.0f} {pipe / slow:>5.2f}x {parse:>10,.0f}"
+            f" {parse / pipe:>9.2f}x"
             f" {vrl_text:>10} {ratio_text:>6} {gunzip_mb:>11,.0f} {over_gunzip:>7.1f}x"
         )
     notes = sorted({str(r["vrl"]) for r in results.values() if r.get("vrl")})
@@ -181,6 +192,8 @@ def bench_peers(formats: list[str], size: int, runs: int, report: dict[str, Any]
         names = ", ".join(f for f, r in results.items() if r.get("vrl") == note)
         print(f"  VRL, {names}: {note}")
     print(
+        "  no fast: the pipeline with every line through the Python parsers (mypyc); x fast:"
+        " pipeline / no fast\n"
         "  x VRL: pipeline / VRL (VRL leaves fields as strings, no index name, no id, no bulk"
         " body); x gunzip: the pipeline's CPU per byte over gunzip's alone"
     )

@@ -141,6 +141,10 @@ class _JsonShim:
 def run_pipeline(fmt: str, path: Path, variant: str = "") -> dict[str, Any]:
     if variant == "zlib":
         reader_module._zlib = zlib
+    elif variant == "no-fast":  # every line through the Python parsers (compiled by mypyc)
+        from logferry.formats import fast
+
+        fast.disable()
     elif variant == "json":
         import logferry.ingest.pipeline
 

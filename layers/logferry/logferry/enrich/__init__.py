@@ -137,6 +137,16 @@ class Enrichment:
             fills.append(agents.fill())
         return _compose(fills)
 
+    def cloud_only(self, key: str, fmt: LogFormat) -> tuple[str | None, str | None] | None:
+        """The object's account and region when its documents gain nothing but those (no
+        Organizations, GeoIP or user agents), else None: what a fast writer can add itself
+        (logferry.formats.fast)."""
+        if not fmt.from_aws or self.organizations is not None or self.geoip is not None:
+            return None
+        if self._user_agents and fmt.name in AGENT_FORMATS:
+            return None
+        return object_account(key, self.account_prefixes)
+
     def keep_for(self, fmt: LogFormat) -> Keep | None:
         """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""
         return self.rules.for_source(fmt.name) if self.rules else None

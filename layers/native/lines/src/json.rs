@@ -1,0 +1,111 @@
+//! Writing JSON by hand into one buffer: objects are opened and closed by the caller, values
+//! are appended with their key. Strings are escaped as JSON requires (`"`, `\`, control
+//! characters); the fast paths only take printable ASCII lines, so nothing else needs care.
+
+pub struct Json {
+    pub buf: Vec<u8>,
+    /// Whether the object being written has a member yet (a comma goes before the next).
+    first: Vec<bool>,
+}
+
+impl Json {
+    pub fn new() -> Self {
+        Json {
+            buf: Vec::with_capacity(1024),
+            first: Vec::with_capacity(8),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.first.clear();
+    }
+
+    fn comma(&mut self) {
+        if let Some(first) = self.first.last_mut() {
+            if *first {
+                *first = false;
+            } else {
+                self.buf.push(b',');
+            }
+        }
+    }
+
+    fn key(&mut self, key: &str) {
+        self.comma();
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(key.as_bytes()); // keys are ours: plain ASCII names
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    /// `{` of the document itself.
+    pub fn begin(&mut self) {
+        self.buf.push(b'{');
+        self.first.push(true);
+    }
+
+    /// `"key":{`
+    pub fn open(&mut self, key: &str) {
+        self.key(key);
+        self.buf.push(b'{');
+        self.first.push(true);
+    }
+
+    pub fn close(&mut self) {
+        self.buf.push(b'}');
+        self.first.pop();
+    }
+
+    pub fn str(&mut self, key: &str, value: &str) {
+        self.key(key);
+        string(&mut self.buf, value);
+    }
+
+    pub fn int(&mut self, key: &str, value: i64) {
+        self.key(key);
+        let mut digits = itoa::Buffer::new();
+        self.buf.extend_from_slice(digits.format(value).as_bytes());
+    }
+
+    /// A value already written as JSON (a number's digits, a nested object).
+    pub fn raw(&mut self, key: &str, json: &[u8]) {
+        self.key(key);
+        self.buf.extend_from_slice(json);
+    }
+}
+
+/// `value` as a JSON string.
+pub fn string(buf: &mut Vec<u8>, value: &str) {
+    buf.push(b'"');
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                buf.extend_from_slice(&bytes[start..i]);
+                buf.extend_from_slice(format!("\\u{:04x}", b).as_bytes());
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(escaped);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+/// Whether a line may take a fast path at all: printable ASCII only (space to `~`). Anything
+/// else (tabs, other whitespace Python's split() knows, UTF-8) is left to the Python parser.
+pub fn plain_ascii(line: &str) -> bool {
+    line.bytes().all(|b| (0x20..0x7f).contains(&b))
+}

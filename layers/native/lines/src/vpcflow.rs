@@ -1,0 +1,600 @@
+//! vpcflow records written straight to JSON (see lib.rs). The reference is
+//! layers/logferry/logferry/formats/vpcflow.py (`_Parser.record`, `_build`, `Layout`) with
+//! logferry.enrich.cloud's fill (`CloudFacts(account, region)`, no Organizations).
+//!
+//! Invariant: a line this writer takes gives exactly the document the Python parser (and the
+//! fill) gives; every other line is declined (None) and left to Python, which decides whether
+//! it is a document or a rejection. So a value is taken only in the one shape whose Python
+//! reading is certain (`[0-9]+` for numbers, not whatever `int()` also accepts), and every
+//! condition under which Python raises ParseError is a decline here. JSON records (`{...}`)
+//! and lines that are not printable ASCII are always declined.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::json;
+
+/// Python's DEFAULT_HEADER: the layout until a header line says otherwise.
+const DEFAULT_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
+                              protocol packets bytes start end action log-status";
+/// Python's _ECS_FIELDS: read by position, never under aws.vpcflow.
+const ECS_FIELDS: [&str; 11] = [
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+];
+/// Python's _INT_FIELDS (INTEGER or LONG: both read the same way, at most 18 digits).
+const INT_FIELDS: [&str; 6] = [
+    "tcp-flags",
+    "traffic-path",
+    "packets-lost-no-route",
+    "packets-lost-blackhole",
+    "packets-lost-mtu-exceeded",
+    "packets-lost-ttl-expired",
+];
+/// Python's _IP_FIELDS.
+const IP_FIELDS: [&str; 2] = ["pkt-srcaddr", "pkt-dstaddr"];
+/// Slots of the epoch cache (Python's `_remember` keeps up to 4096 values; windows are few).
+const TIMES_CACHED: usize = 1024;
+
+/// Python's PROTOCOLS: an IANA protocol number -> ECS network.transport (the table's keys are
+/// numbers as written without leading zeros: the caller looks up only those).
+fn transport(number: u64) -> Option<&'static str> {
+    Some(match number {
+        0 => "hopopt",
+        1 => "icmp",
+        2 => "igmp",
+        4 => "ipv4",
+        6 => "tcp",
+        8 => "egp",
+        17 => "udp",
+        27 => "rdp",
+        33 => "dccp",
+        41 => "ipv6",
+        43 => "ipv6-route",
+        44 => "ipv6-frag",
+        46 => "rsvp",
+        47 => "gre",
+        50 => "esp",
+        51 => "ah",
+        58 => "ipv6-icmp",
+        59 => "ipv6-nonxt",
+        60 => "ipv6-opts",
+        88 => "eigrp",
+        89 => "ospfigp",
+        94 => "ipip",
+        103 => "pim",
+        112 => "vrrp",
+        115 => "l2tp",
+        132 => "sctp",
+        136 => "udplite",
+        137 => "mpls-in-ip",
+        _ => return None,
+    })
+}
+
+/// A member's `"key":` of an object, written once per layout (keys from a header are escaped:
+/// `header` is callable from Python with any names, not only those a header line allows).
+fn key_json(key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 3);
+    json::string(&mut out, key);
+    out.push(b':');
+    out
+}
+
+/// Where each field sits in a record of one header: Python's `Layout.of`.
+struct Layout {
+    width: usize,
+    /// (position, `"key":`) of the fields under aws.vpcflow, by kind, in the header's order.
+    texts: Vec<(usize, Vec<u8>)>,
+    ints: Vec<(usize, Vec<u8>)>,
+    ips: Vec<(usize, Vec<u8>)>,
+    srcaddr: Option<usize>,
+    dstaddr: Option<usize>,
+    srcport: Option<usize>,
+    dstport: Option<usize>,
+    protocol: Option<usize>,
+    packets: Option<usize>,
+    bytes: Option<usize>,
+    start: Option<usize>,
+    end: Option<usize>,
+    action: Option<usize>,
+    log_status: Option<usize>,
+    /// The text fields `account_id` and `region`: the record's own cloud facts.
+    account_id: Option<usize>,
+    region: Option<usize>,
+    /// A header whose aws.vpcflow keys clash (two text fields with one key, or a field named
+    /// `unparsed-tail`): Python's dict keeps the last value written, a case too odd to copy,
+    /// so every record of such a layout is left to Python.
+    clashes: bool,
+}
+
+impl Layout {
+    fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Layout {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut lay = Layout {
+            width: 0,
+            texts: Vec::new(),
+            ints: Vec::new(),
+            ips: Vec::new(),
+            srcaddr: None,
+            dstaddr: None,
+            srcport: None,
+            dstport: None,
+            protocol: None,
+            packets: None,
+            bytes: None,
+            start: None,
+            end: None,
+            action: None,
+            log_status: None,
+            account_id: None,
+            region: None,
+            clashes: false,
+        };
+        let mut text_keys: Vec<String> = Vec::new();
+        for (i, name) in names.into_iter().enumerate() {
+            lay.width = i + 1;
+            let mut name = name.replace('_', "-");
+            if seen.contains_key(&name) {
+                // A repeated name: the first one wins, the second is kept apart.
+                name = format!("{name}-{i}");
+            }
+            seen.insert(name.clone(), i);
+            let key = name.replace('-', "_");
+            if ECS_FIELDS.contains(&name.as_str()) {
+                continue;
+            }
+            if INT_FIELDS.contains(&name.as_str()) {
+                lay.ints.push((i, key_json(&key)));
+            } else if IP_FIELDS.contains(&name.as_str()) {
+                lay.ips.push((i, key_json(&key)));
+            } else {
+                lay.clashes |= key == "unparsed_tail" || text_keys.contains(&key);
+                lay.texts.push((i, key_json(&key)));
+                text_keys.push(key);
+            }
+        }
+        // Python's `seen.get(name, _ABSENT)`: the last position recorded under a name.
+        let at = |name: &str| seen.get(name).copied();
+        lay.srcaddr = at("srcaddr");
+        lay.dstaddr = at("dstaddr");
+        lay.srcport = at("srcport");
+        lay.dstport = at("dstport");
+        lay.protocol = at("protocol");
+        lay.packets = at("packets");
+        lay.bytes = at("bytes");
+        lay.start = at("start");
+        lay.end = at("end");
+        lay.action = at("action");
+        lay.log_status = at("log-status");
+        // `aws.get("account_id")`: the text field whose key it is (unique unless `clashes`).
+        let text = |key: &str| {
+            let i = text_keys.iter().position(|k| k == key)?;
+            lay.texts.get(i).map(|(at, _)| *at)
+        };
+        lay.account_id = text("account_id");
+        lay.region = text("region");
+        lay
+    }
+}
+
+/// The ISO times of recent epoch values: a direct-mapped cache (a slot per value's hash, the
+/// newest value wins), so a look-up is one compare and it never grows. The records of a file
+/// share a handful of aggregation windows.
+struct Times {
+    slots: Vec<(u64, [u8; 20])>,
+}
+
+impl Times {
+    fn new() -> Self {
+        // u64::MAX has 20 digits: never an epoch value (at most 11), so an empty slot.
+        Times {
+            slots: vec![(u64::MAX, [0; 20]); TIMES_CACHED],
+        }
+    }
+}
+
+/// The value of `[0-9]{1,max}` (max <= 18, so it fits an i64), else None: the one shape whose
+/// Python `int()` is certain (no sign, underscore, whitespace or non-ASCII digit).
+fn digits(value: &str, max: usize) -> Option<u64> {
+    if value.is_empty() || value.len() > max {
+        return None;
+    }
+    value.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// A field read by `read` where present: `Some(None)` for an absent one, None for one that
+/// does not read (Python rejects the record).
+fn present<T>(value: Option<&str>, read: impl FnOnce(&str) -> Option<T>) -> Option<Option<T>> {
+    match value {
+        None => Some(None),
+        Some(value) => read(value).map(Some),
+    }
+}
+
+/// A port: `int(value)` in 0..=65535 (leading zeros are fine: `00443` is 443).
+fn port(value: &str) -> Option<u64> {
+    digits(value, 18).filter(|&port| port <= 65535)
+}
+
+/// Python's IP shape check: only address characters, and a `.` or a `:` among them.
+fn ip_shaped(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+        && value.bytes().any(|b| b == b'.' || b == b':')
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(secs))`. Python's epoch fields have at most
+/// 11 digits, so the year has four (1970..=5138).
+fn iso(secs: u64) -> [u8; 20] {
+    let secs = i64::try_from(secs).unwrap_or(0); // 11 digits at most: always fits
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let time = secs.rem_euclid(86_400);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: u32, value: i64| {
+        for k in 0..width {
+            let digit = (value / 10_i64.pow(width - 1 - k)) % 10;
+            if let (Some(slot), Ok(digit)) = (out.get_mut(at + k as usize), u8::try_from(digit)) {
+                *slot = b'0' + digit;
+            }
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, time / 3600);
+    put(14, 2, time / 60 % 60);
+    put(17, 2, time % 60);
+    out
+}
+
+/// An epoch field's ISO time, cached: the records of a file share a handful of windows. None
+/// where Python's `_epoch` raises (more than 11 digits, anything but ASCII digits).
+fn epoch(times: &mut Times, value: &str) -> Option<[u8; 20]> {
+    let secs = digits(value, 11)?;
+    // Fibonacci hashing: windows are multiples of 60 s, so the top bits of a product spread them.
+    let slot = (secs.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize % TIMES_CACHED;
+    match times.slots.get_mut(slot) {
+        Some((cached, text)) if *cached == secs => Some(*text),
+        Some(entry) => {
+            *entry = (secs, iso(secs));
+            Some(entry.1)
+        }
+        None => Some(iso(secs)), // not reached: the slot is taken modulo the cache's size
+    }
+}
+
+/// A comma before an object's member unless it is the first (`start`: just after its `{`).
+fn comma(buf: &mut Vec<u8>, start: usize) {
+    if buf.len() > start {
+        buf.push(b',');
+    }
+}
+
+/// `value` as a JSON string; a printable ASCII value needs escaping only for `"` and `\`.
+fn quoted(buf: &mut Vec<u8>, value: &str) {
+    if value
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b))
+    {
+        json::string(buf, value);
+    } else {
+        buf.push(b'"');
+        buf.extend_from_slice(value.as_bytes());
+        buf.push(b'"');
+    }
+}
+
+/// `"key":"value"` (value escaped) as a member of the object opened at `start`.
+fn text(buf: &mut Vec<u8>, start: usize, key: &[u8], value: &str) {
+    comma(buf, start);
+    buf.extend_from_slice(key);
+    quoted(buf, value);
+}
+
+/// `"key":n` as a member of the object opened at `start`.
+fn number(buf: &mut Vec<u8>, start: usize, key: &[u8], value: u64) {
+    comma(buf, start);
+    buf.extend_from_slice(key);
+    buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+#[pyclass(module = "logferry.formats._lines")]
+pub struct VpcFlow {
+    layout: Layout,
+    times: Times,
+    /// The document being written (reused: one allocation per object, not per line).
+    buf: Vec<u8>,
+    /// The fields of the line being read (reused the same way; empty between calls).
+    spans: Vec<(usize, usize)>,
+    /// The fill of a document without a `cloud` of its own, as JSON: `"cloud":{...}`.
+    cloud: Vec<u8>,
+    /// The object's region as a JSON string, for a record's cloud without one.
+    region: Option<Vec<u8>>,
+}
+
+#[pymethods]
+impl VpcFlow {
+    /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
+    #[new]
+    #[pyo3(signature = (account=None, region=None))]
+    fn new(account: Option<String>, region: Option<String>) -> Self {
+        let mut cloud = b"\"cloud\":{\"provider\":\"aws\"".to_vec();
+        if let Some(account) = &account {
+            cloud.extend_from_slice(b",\"account\":{\"id\":");
+            json::string(&mut cloud, account);
+            cloud.push(b'}');
+        }
+        let region = region.map(|region| {
+            let mut out = Vec::new();
+            json::string(&mut out, &region);
+            out
+        });
+        if let Some(region) = &region {
+            cloud.extend_from_slice(b",\"region\":");
+            cloud.extend_from_slice(region);
+        }
+        cloud.push(b'}');
+        VpcFlow {
+            layout: Layout::of(DEFAULT_HEADER.split(' ')),
+            times: Times::new(),
+            buf: Vec::with_capacity(1024),
+            spans: Vec::with_capacity(32),
+            cloud,
+            region,
+        }
+    }
+
+    /// A header line's names (as Python's `line.split()`): the layout of the records after it.
+    fn header(&mut self, names: Vec<String>) {
+        self.layout = Layout::of(names.iter().map(String::as_str));
+    }
+
+    /// `(@timestamp, document JSON)` of a record, or None: the Python parser's to read.
+    fn line<'py>(
+        &mut self,
+        py: Python<'py>,
+        line: &str,
+    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>)> {
+        // The spans' Vec is lent to `write` (a local there: its length stays in a register).
+        let mut spans = std::mem::take(&mut self.spans);
+        let taken = self.write(line, &mut spans);
+        spans.clear();
+        self.spans = spans;
+        let timestamp = taken?;
+        let timestamp = std::str::from_utf8(&timestamp).ok()?;
+        Some((PyString::new(py, timestamp), PyBytes::new(py, &self.buf)))
+    }
+}
+
+impl VpcFlow {
+    /// Writes the document of `line` into `self.buf` (`spans`: empty, for the fields' places in
+    /// `line`) and returns its @timestamp, or None
+    /// (the buffer then holds nothing of use) for a line left to Python.
+    fn write(&mut self, line: &str, spans: &mut Vec<(usize, usize)>) -> Option<[u8; 20]> {
+        // JSON records (an envelope, or field names as keys) are Python's.
+        if line.starts_with('{') {
+            return None;
+        }
+        let VpcFlow {
+            layout: lay,
+            times,
+            buf,
+            cloud,
+            region,
+            ..
+        } = self;
+        // The fields, split on runs of spaces. Only printable ASCII is taken (json::plain_ascii,
+        // here as a fold the compiler vectorises): then this is Python's `split()`, which also
+        // splits on tabs and other whitespace, and a value needs escaping only for `"` and `\`.
+        if !line
+            .bytes()
+            .fold(true, |plain, b| plain & (0x20..0x7f).contains(&b))
+        {
+            return None;
+        }
+        let mut at = 0;
+        for field in line.as_bytes().split(|&b| b == b' ') {
+            if !field.is_empty() {
+                spans.push((at, at + field.len()));
+            }
+            at += field.len() + 1;
+        }
+        let n = spans.len();
+        // Fewer fields than the header names (a blank line too): Python rejects the record.
+        // A layout with clashing keys: every record is Python's (see `Layout::clashes`).
+        if n == 0 || n < lay.width || lay.clashes {
+            return None;
+        }
+        // Field `i`, None for the null marker `-` or a field the header does not have.
+        let get = |i: Option<usize>| -> Option<&str> {
+            let (from, to) = *spans.get(i?)?;
+            line.get(from..to)
+                .filter(|value| !matches!(value.as_bytes(), b"-"))
+        };
+
+        // A record needs a time: start, else end (each as Python converts it, or declined).
+        let (start, end) = match (get(lay.start), get(lay.end)) {
+            (Some(start), end) => {
+                let start = epoch(times, start)?;
+                (Some(start), present(end, |end| epoch(times, end))?)
+            }
+            (None, Some(end)) => (None, Some(epoch(times, end)?)),
+            (None, None) => return None,
+        };
+        let timestamp = start.or(end)?;
+
+        buf.clear();
+        buf.extend_from_slice(b"{\"@timestamp\":\"");
+        buf.extend_from_slice(&timestamp);
+        buf.extend_from_slice(b"\",\"event\":{\"dataset\":\"aws.vpcflow\",\"kind\":\"event\"");
+        if let Some(start) = start {
+            buf.extend_from_slice(b",\"start\":\"");
+            buf.extend_from_slice(&start);
+            buf.push(b'"');
+        }
+        if let Some(end) = end {
+            buf.extend_from_slice(b",\"end\":\"");
+            buf.extend_from_slice(&end);
+            buf.push(b'"');
+        }
+        let action = get(lay.action);
+        match action {
+            Some("ACCEPT") => buf.extend_from_slice(b",\"outcome\":\"success\""),
+            Some("REJECT") => buf.extend_from_slice(b",\"outcome\":\"failure\""),
+            _ => {}
+        }
+
+        buf.extend_from_slice(b"},\"aws\":{\"vpcflow\":{");
+        let object = buf.len();
+        for (i, key) in &lay.texts {
+            if let Some(value) = get(Some(*i)) {
+                text(buf, object, key, value);
+            }
+        }
+        if let Some(action) = action {
+            text(buf, object, b"\"action\":", action);
+        }
+        if let Some(status) = get(lay.log_status) {
+            text(buf, object, b"\"log_status\":", status);
+        }
+        for (i, key) in &lay.ints {
+            if let Some(value) = get(Some(*i)) {
+                number(buf, object, key, digits(value, 18)?);
+            }
+        }
+        for (i, key) in &lay.ips {
+            if let Some(value) = get(Some(*i)) {
+                if !ip_shaped(value) {
+                    return None;
+                }
+                text(buf, object, key, value);
+            }
+        }
+        if n > lay.width {
+            // Fields beyond the header's, joined by single spaces.
+            let tail: Vec<&str> = spans
+                .iter()
+                .skip(lay.width)
+                .filter_map(|&(from, to)| line.get(from..to))
+                .collect();
+            text(buf, object, b"\"unparsed_tail\":", &tail.join(" "));
+        }
+        buf.extend_from_slice(b"}}");
+
+        // The record's own account (12 digits) and region, completed as the fill does.
+        let own_account = get(lay.account_id)
+            .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(id) = own_account {
+            buf.extend_from_slice(b",\"cloud\":{\"account\":{\"id\":\"");
+            buf.extend_from_slice(id.as_bytes());
+            buf.extend_from_slice(b"\"}");
+            match (get(lay.region), region.as_ref()) {
+                (Some(own), _) => {
+                    buf.extend_from_slice(b",\"region\":");
+                    json::string(buf, own);
+                    buf.extend_from_slice(b",\"provider\":\"aws\"");
+                }
+                (None, Some(object_region)) => {
+                    buf.extend_from_slice(b",\"provider\":\"aws\",\"region\":");
+                    buf.extend_from_slice(object_region);
+                }
+                (None, None) => buf.extend_from_slice(b",\"provider\":\"aws\""),
+            }
+            buf.push(b'}');
+        }
+
+        for (addr, port_at, name) in [
+            (lay.srcaddr, lay.srcport, &b",\"source\":{"[..]),
+            (lay.dstaddr, lay.dstport, &b",\"destination\":{"[..]),
+        ] {
+            let ip = get(addr);
+            if ip.is_some_and(|ip| !ip_shaped(ip)) {
+                return None;
+            }
+            let port = present(get(port_at), port)?;
+            if ip.is_none() && port.is_none() {
+                continue;
+            }
+            buf.extend_from_slice(name);
+            let object = buf.len();
+            if let Some(ip) = ip {
+                text(buf, object, b"\"ip\":", ip);
+            }
+            if let Some(port) = port {
+                number(buf, object, b"\"port\":", port);
+            }
+            buf.push(b'}');
+        }
+
+        let protocol = get(lay.protocol);
+        // An unnamed protocol keeps its number, if it is one of at most 3 digits (else Python
+        // rejects the record). PROTOCOLS is looked up by the text: `06` has no name.
+        let name = match protocol {
+            Some(number) => {
+                let value = digits(number, 3)?;
+                let canonical = number.len() == 1 || !number.starts_with('0');
+                if canonical {
+                    transport(value)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        // Counters are LONG: more than 18 digits would not fit (Python rejects them).
+        let bytes = present(get(lay.bytes), |value| digits(value, 18))?;
+        let packets = present(get(lay.packets), |value| digits(value, 18))?;
+        if protocol.is_some() || bytes.is_some() || packets.is_some() {
+            buf.extend_from_slice(b",\"network\":{");
+            let object = buf.len();
+            if let Some(name) = name {
+                text(buf, object, b"\"transport\":", name);
+            }
+            if let Some(number) = protocol {
+                text(buf, object, b"\"iana_number\":", number);
+            }
+            if let Some(bytes) = bytes {
+                number(buf, object, b"\"bytes\":", bytes);
+            }
+            if let Some(packets) = packets {
+                number(buf, object, b"\"packets\":", packets);
+            }
+            buf.push(b'}');
+        }
+
+        if own_account.is_none() {
+            buf.push(b',');
+            buf.extend_from_slice(cloud);
+        }
+        buf.push(b'}');
+        Some(timestamp)
+    }
+}

@@ -1,0 +1,83 @@
+"""The fast path's writers (logferry.formats._lines) held to the Python parsers on files, for
+a build that cannot run the test suite (tests/aws: the Lambda's arm64 build under qemu). Needs
+only logferry and its layer's packages.
+
+    python tests/fast_files.py FORMAT FILE [FORMAT FILE ...]
+
+Prints one JSON line: the library's file, and per format the lines read, the lines the writer
+took, and the first lines where it wrote other bytes than orjson's of the Python document (or
+wrote a document for a line Python rejects).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import Any
+
+import orjson
+
+from logferry.enrich.cloud import CloudFacts
+from logferry.formats import fast, get_format
+from logferry.ingest.reader import LineReader
+from logferry.model import ObjectRef, ParseContext
+
+
+class Pair:
+    """One object read both ways: the Python parser (and the cloud facts' fill) and the fast
+    writer, with the same facts."""
+
+    def __init__(self, name: str, account: str | None, region: str | None) -> None:
+        fmt = get_format(name)
+        ctx = ParseContext(ObjectRef("bucket", f"x/{name}.log"))
+        lines = fmt.line_parser(LineReader(io.BytesIO(b"")), ctx)
+        assert lines is not None
+        self.fill = CloudFacts(account, region)
+        (self.take_header, self.parse_line), writer = fast.fast_lines(name, lines, account, region)
+        assert writer is not None, f"no fast writer for {name}"
+        self.writer = writer
+        self.taken = self.lines = 0
+
+    def differs(self, line: str) -> str | None:
+        """None when the writer declined the line or wrote exactly the Python document's
+        bytes (and its @timestamp); else what went wrong."""
+        if self.take_header is not None and self.take_header(line):
+            return None
+        self.lines += 1
+        written = self.writer(line)
+        try:
+            doc = self.parse_line(line)
+        except Exception as exc:
+            return None if written is None else f"wrote {written!r}; Python rejects it: {exc}"
+        self.fill(doc)
+        if written is None:
+            return None
+        self.taken += 1
+        timestamp, body = written
+        expected = orjson.dumps(doc)
+        if body != expected:
+            return f"wrote {body!r}, Python's is {expected!r}"
+        if timestamp != doc["@timestamp"]:
+            return f"timestamp {timestamp!r}, Python's is {doc['@timestamp']!r}"
+        return None
+
+
+def main(argv: list[str]) -> None:
+    report: dict[str, Any] = {"library": fast.library_file(), "formats": {}}
+    pairs = list(zip(argv[::2], argv[1::2], strict=True))
+    for name, path in pairs:
+        pair = Pair(name, "123456789012", "eu-west-1")
+        wrong: list[str] = []
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            for line in stream.read().splitlines():
+                if line and (problem := pair.differs(line)) and len(wrong) < 5:
+                    wrong.append(f"{line!r}: {problem}")
+        found = report["formats"].setdefault(name, {"lines": 0, "taken": 0, "wrong": []})
+        found["lines"] += pair.lines
+        found["taken"] += pair.taken
+        found["wrong"] += wrong
+    sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
