@@ -207,3 +207,24 @@ def test_discard_drops_what_is_buffered() -> None:
     assert sink.discard() == 2
     sink.flush()
     assert transport.requests == [] and sink.pending == 0
+
+
+@pytest.mark.parametrize("ids", [True, False])
+def test_numbered_documents_are_written_as_add_writes_them(ids: bool) -> None:
+    from tools.bench.workers import RecordingTransport
+
+    bodies: dict[str, list[bytes]] = {}
+    for way in ("add", "numbered"):
+        transport = RecordingTransport()
+        sink = BulkSink(transport, max_docs=3, ids=ids)
+        numbered = sink.numbered("0a1b2c-")
+        for number, index in enumerate(["logs-a-2026.11.20", "logs-a-2026.11.21"] * 4, 1):
+            body = orjson.dumps({"n": number})
+            if way == "add":
+                sink.add(index, f"0a1b2c-{number}", body)
+            else:
+                numbered(index, number, body)
+        sink.flush()
+        bodies[way] = transport.bodies
+    assert bodies["numbered"] == bodies["add"]
+    assert len(bodies["add"]) == 3  # cut at max_docs, as add cuts

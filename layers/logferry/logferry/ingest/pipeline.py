@@ -346,6 +346,7 @@ class Pipeline:
         watch: Watch | Unwatched | None = None,
         router: IndexRouter | None = None,
         dropped: Callable[[str, str, Document], None] | None = None,
+        add_numbered: Callable[[str, int, bytes], None] | None = None,
     ) -> tuple[int, int]:
         """The loop of `_ingest_lines` (and of `logferry parse`) for a format with one entry per
         line, in one frame: line -> document (+ what enrichment adds) -> index and id -> JSON
@@ -356,8 +357,9 @@ class Pipeline:
         so a document it drops costs no enrichment; `dropped` still gets it filled. Where a
         document needs nothing from Python but its cloud facts (no rule, no GeoIP or user
         agents, no Organizations, no `event.original`), a format's fast writer
-        (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes.
-        Returns the entries consumed (counted for the watch) and the documents dropped."""
+        (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes, given
+        to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered). Returns
+        the entries consumed (counted for the watch) and the documents dropped."""
         watch = watch or Unwatched()
         router = router or self.router(fmt)
         take_header, parse_line = lines
@@ -373,6 +375,11 @@ class Pipeline:
             facts = self.enrichment.cloud_only(ref.key, fmt)
             if facts is not None:
                 (take_header, parse_line), fast = fast_lines(fmt.name, lines, *facts)
+        if add_numbered is None:
+
+            def add_numbered(index: str, number: int, body: bytes) -> None:
+                add(index, id_prefix + str(number), body)
+
         consumed = drops = 0
         at = watch.at
         for lineno, line in reader:
@@ -386,7 +393,7 @@ class Pipeline:
                     index = days.get(written[0][:10])
                     if index is not None:
                         consumed += 1
-                        add(index, id_prefix + str(lineno), written[1])
+                        add_numbered(index, lineno, written[1])
                         continue
             index = None
             gone = False
@@ -478,7 +485,16 @@ class Pipeline:
             lines = fmt.line_parser(reader, ctx) if merger is None else None
             if lines is not None:
                 consumed, result.dropped = self.send_lines(
-                    ref, fmt, reader, ctx, lines, sink.add, letters.add, watch, router
+                    ref,
+                    fmt,
+                    reader,
+                    ctx,
+                    lines,
+                    sink.add,
+                    letters.add,
+                    watch,
+                    router,
+                    add_numbered=sink.numbered(ref.identity + "-"),
                 )
             else:
                 at = watch.at
