@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logferry.config import Settings
 from logferry.enrich import Enrichment
 from logferry.enrich.rules import Rules, parse_drop, parse_exclude, parse_sample, sampled_in
+from tests.conftest import examples
 
 
 def alb_doc(
@@ -215,3 +219,39 @@ def test_drops_on_record_fields_are_decided_before_the_fill_and_the_rest_after()
     assert rules.split("vpcflow", FILLED)[1] is None
     # A rule on a whole object that enrichment adds to is decided after it.
     assert Rules(parse_drop("alb:source!=x")).split("alb", FILLED)[0] is None
+
+
+VALUES = st.one_of(
+    st.sampled_from(["ACCEPT", "443", "0443", "true", "None", "nan", "1.5", "-5", "a b", "é"]),
+    st.integers(-1000, 100000),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(
+    value=st.one_of(
+        VALUES,
+        st.lists(VALUES, max_size=3),
+        st.dictionaries(st.text(max_size=2), VALUES, max_size=2),
+    ),
+    wanted=st.sampled_from(
+        ["ACCEPT", "443", "0443", "true", "None", "nan", "1.5", "-5", "4*", "x"]
+    ),
+    op=st.sampled_from(["=", "!="]),
+)
+def test_a_rule_that_holds_for_a_document_may_hold_for_its_json(
+    value: Any, wanted: str, op: str
+) -> None:
+    """The fast path decodes only the bodies `may_hold` lets through: whenever a rule holds for
+    a document, it must let its JSON through."""
+    rules = Rules(parse_drop(f"alb:x.v{op}{wanted}"))
+    on_json = rules.on_json("alb")
+    assert on_json is not None
+    keep, may_hold = on_json
+    doc = {"x": {"v": value}}
+    if not keep(doc, "x-1"):
+        assert may_hold(orjson.dumps(doc)), (value, wanted, op)

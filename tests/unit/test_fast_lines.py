@@ -109,7 +109,7 @@ def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObj
     assert (problem := pair.differs(line)) is None, problem
 
 
-def _ingest(path: Path, name: str) -> tuple[list[bytes], Any]:
+def _ingest(path: Path, name: str, **rules: Any) -> tuple[list[bytes], Any]:
     from logferry.config import Settings
     from logferry.ingest.deadletter import StreamDeadLetters
     from logferry.ingest.objects import LocalFiles
@@ -119,27 +119,60 @@ def _ingest(path: Path, name: str) -> tuple[list[bytes], Any]:
     from tools.bench.workers import RecordingTransport
 
     transport = RecordingTransport()
-    settings = Settings(accept_days_back=3650, enrich=())
+    settings = Settings(accept_days_back=3650, enrich=(), **rules)
     pipeline = Pipeline(settings, LocalFiles(), BulkSink(transport), StreamDeadLetters(), name)
     result = pipeline.ingest(ObjectRef("", str(path)))
     return transport.bodies, result
 
 
+# Drop and sample rules the fast path decides on the JSON it writes (decoding only the bodies
+# they may hold for), one source each, of every kind of condition.
+RULES = {
+    "alb": (
+        "alb:url.path=/healthz;alb:http.response.status_code>499",
+        "alb:http.request.method=GET:0.5",
+    ),
+    "nlb": ("nlb:tls.version=1.2,destination.port=443;nlb:source.port<1024", "nlb:0.3"),
+    "vpcflow": (
+        "vpcflow:aws.vpcflow.action=ACCEPT,destination.port=443;vpcflow:source.ip=10.*",
+        "vpcflow:network.transport!=tcp:0.5",
+    ),
+}
+
+
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("ruled", [False, True])
 def test_the_pipeline_sends_the_same_bodies_with_and_without_the_fast_path(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, ruled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Mixed lines (taken, declined, rejected, of new days) through the whole pipeline: the
-    same bulk bodies, byte for byte, the same counts."""
+    same bulk bodies, byte for byte, the same counts; with drop and sample rules too."""
+    from logferry.enrich.rules import parse_drop, parse_sample
+
     lines = list(corpus(name))
     path = tmp_path / f"AWSLogs/123456789012/{name}.log"
     path.parent.mkdir(parents=True)
     path.write_text("\n".join([*lines, "broken line", "", *lines[:50]]) + "\n")
-    fast_bodies, fast_result = _ingest(path, name)
+    drop, sample = RULES[name]
+    rules = {"drop": parse_drop(drop), "sample": parse_sample(sample)} if ruled else {}
+    import logferry.ingest.pipeline as pipeline_module
+
+    writers: list[object] = []
+
+    def recorded(*args: Any) -> Any:
+        lines, writer = fast.fast_lines(*args)
+        writers.append(writer)
+        return lines, writer
+
+    monkeypatch.setattr(pipeline_module, "fast_lines", recorded)
+    fast_bodies, fast_result = _ingest(path, name, **rules)
+    assert writers and all(writers), "the fast path was not taken"
     monkeypatch.setattr(fast, "_lines", None)
-    slow_bodies, slow_result = _ingest(path, name)
-    assert fast_result.documents == slow_result.documents > 1000
+    slow_bodies, slow_result = _ingest(path, name, **rules)
+    assert fast_result.documents == slow_result.documents > 500
     assert fast_result.rejected == slow_result.rejected > 0
+    assert fast_result.dropped == slow_result.dropped
+    assert (fast_result.dropped > 100) is ruled
     assert fast_bodies == slow_bodies
 
 

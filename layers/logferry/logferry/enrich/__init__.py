@@ -32,13 +32,13 @@ from . import cloud, geoip, useragent
 from .cloud import CloudFacts, Fill, object_account
 from .geoip import GeoIP
 from .organizations import Organizations
-from .rules import Drop, Keep, Rules
+from .rules import Drop, Keep, MayHold, Rules
 from .useragent import UserAgents
 
 # Every field a fill may add: a drop rule that tests none of them is decided before the fill.
 FILLED = (*cloud.FILLS, *geoip.FILLS, *useragent.FILLS)
 
-__all__ = ["AGENT_FORMATS", "ENRICHERS", "Drop", "Enrichment", "Fill", "Keep"]
+__all__ = ["AGENT_FORMATS", "ENRICHERS", "Drop", "Enrichment", "Fill", "Keep", "MayHold"]
 
 # What LOGFERRY_ENRICH may name.
 ENRICHERS = ("geoip", "user_agent")
@@ -150,6 +150,12 @@ class Enrichment:
     def keep_for(self, fmt: LogFormat) -> Keep | None:
         """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""
         return self.rules.for_source(fmt.name) if self.rules else None
+
+    def json_decisions_for(self, fmt: LogFormat) -> tuple[Keep, MayHold] | None:
+        """The rules on documents that are JSON already (the fast path's: logferry.formats.
+        fast), and what tells which bodies they surely leave alone; None: no rule, or
+        exclusions (then no fast path)."""
+        return self.rules.on_json(fmt.name) if self.rules else None
 
     def decisions_for(self, fmt: LogFormat) -> tuple[Drop | None, Keep | None]:
         """`keep_for` in two: the drops that need no enriched field, asked before the fill

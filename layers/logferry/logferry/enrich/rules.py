@@ -53,6 +53,8 @@ from ..model import Source
 Keep = Callable[[Source, str], bool]
 # A drop decided on the record alone, before enrichment: True = dropped.
 Drop = Callable[[Source], bool]
+# Whether a rule may hold for a document, from its JSON: False = surely not (see `needle`).
+MayHold = Callable[[bytes], bool]
 
 _CONDITION = re.compile(r"([A-Za-z0-9_@.\-]+)(!=|=|<|>)(.*)")
 _SOURCE = re.compile(r"[a-z0-9_\-]+")
@@ -132,6 +134,25 @@ class Condition:
             return bool(match(_text(found)))
 
         return equal
+
+    @property
+    def needle(self) -> bytes | None:
+        """Bytes that the JSON of every document meeting this condition contains, or None
+        (no such bytes known: a pattern, `!=`, `<`, `>`, or a value whose JSON form is not
+        itself). A text value matches a string field (written as itself when it needs no
+        escaping), a whole number's text (its digits: `0443` as 443), a boolean (`true`) or
+        a list item of those. Excluded: values that a non-JSON text could equal, `None` and
+        `nan`/`inf` (a null's or a float's text) and those starting `{`, `[` or `'` (a dict's
+        or a list's), and anything with a space, a quote or a backslash."""
+        value = self.value
+        if self.op != "=" or self.pattern or not value or not value.isascii():
+            return None
+        if not value.isprintable() or any(c in value for c in " \"'{["):
+            return None
+        if value.lower().lstrip("+-") in ("none", "nan", "inf", "infinity"):
+            return None
+        number = self.whole_number()
+        return str(number if number is not None else value).encode()
 
     @property
     def pattern(self) -> bool:
@@ -356,6 +377,23 @@ class _Compiler:
         found: Drop = self.define("drop")
         return found
 
+    def may_hold(self, rules: list[Rule]) -> MayHold:
+        """`may_hold(body) -> bool`: whether any of the rules may hold for the document whose
+        JSON `body` is (each rule: all its conditions' needles are in it)."""
+        self.lines.append("def may_hold(body):")
+        for rule in rules:
+            needles = [
+                needle for condition in rule.conditions if (needle := condition.needle) is not None
+            ]
+            if not needles:
+                self.lines.append("    return True")
+                break
+            test = " and ".join(f"{needle!r} in body" for needle in needles)
+            self.lines += [f"    if {test}:", "        return True"]
+        self.lines.append("    return False")
+        found: MayHold = self.define("may_hold")
+        return found
+
     def keep(
         self,
         drops: list[Rule],
@@ -412,6 +450,19 @@ class Rules:
                 touched = any(_overlap(c.field, field) for c in rule.conditions for field in filled)
                 (later if touched else first).append(rule)
         return (_Compiler().drop(first) if first else None), self._keep(source, later)
+
+    def on_json(self, source: str) -> tuple[Keep, MayHold] | None:
+        """The decision for documents of this source that are JSON already (the fast path's):
+        the rules, and the test of a body that tells when they surely do not hold, so that
+        only the others are decoded. None when the source excludes fields (every kept
+        document would change: nothing to gain)."""
+        if any(name == source for name, _ in self.exclude):
+            return None
+        rules = [rule for rule in (*self.drop, *self.sample) if rule.source == source]
+        keep = self.for_source(source)
+        if keep is None:
+            return None
+        return keep, _Compiler().may_hold(rules)
 
     def _keep(self, source: str, drops: list[Rule]) -> Keep | None:
         samples = [rule for rule in self.sample if rule.source == source]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..config import Settings
-from ..enrich import Drop, Enrichment, Fill, Keep
+from ..enrich import Drop, Enrichment, Fill, Keep, MayHold
 from ..formats import (
     FORMATS,
     MAIL_LOOKAHEAD,
@@ -355,10 +355,11 @@ class Pipeline:
         without their two generator hops, Document and tuple per line, and with the index name
         looked up by day. A drop rule that tests no enriched field is decided before the fill,
         so a document it drops costs no enrichment; `dropped` still gets it filled. Where a
-        document needs nothing from Python but its cloud facts (no rule, no GeoIP or user
-        agents, no Organizations, no `event.original`), a format's fast writer
+        document needs nothing from Python but its cloud facts (no GeoIP or user agents, no
+        Organizations, no field exclusion, no `event.original`), a format's fast writer
         (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes, given
-        to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered). Returns
+        to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered); drop and
+        sample rules decode the bodies they may hold for. Returns
         the entries consumed (counted for the watch) and the documents dropped."""
         watch = watch or Unwatched()
         router = router or self.router(fmt)
@@ -370,10 +371,15 @@ class Pipeline:
         fill = self.fill(ref, fmt)
         drop_first, keep = self.decisions(fmt)
         fast: FastLine | None = None
-        if drop_first is None and keep is None and not keep_original:
+        keep_json: Keep | None = None
+        may_hold: MayHold | None = None
+        if not keep_original:
             assert self.enrichment is not None
             facts = self.enrichment.cloud_only(ref.key, fmt)
-            if facts is not None:
+            on_json = self.enrichment.json_decisions_for(fmt)
+            if on_json is not None:
+                keep_json, may_hold = on_json
+            if facts is not None and (on_json is not None or (keep is None and drop_first is None)):
                 (take_header, parse_line), fast = fast_lines(fmt.name, lines, *facts)
         if add_numbered is None:
 
@@ -393,7 +399,17 @@ class Pipeline:
                     index = days.get(written[0][:10])
                     if index is not None:
                         consumed += 1
-                        add_numbered(index, lineno, written[1])
+                        body = written[1]
+                        # Rules read the document only where they may hold (`may_hold`).
+                        if may_hold is not None and keep_json is not None and may_hold(body):
+                            source = orjson.loads(body)
+                            doc_id = id_prefix + str(lineno)
+                            if not keep_json(source, doc_id):
+                                drops += 1
+                                if dropped is not None:
+                                    dropped(index, doc_id, Document(source, lineno))
+                                continue
+                        add_numbered(index, lineno, body)
                         continue
             index = None
             gone = False
