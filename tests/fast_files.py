@@ -18,22 +18,37 @@ from typing import Any
 import orjson
 
 from logferry.enrich.cloud import CloudFacts
+from logferry.enrich.useragent import UserAgents
 from logferry.formats import fast, get_format
 from logferry.ingest.reader import LineReader
-from logferry.model import ObjectRef, ParseContext
+from logferry.model import ObjectRef, ParseContext, Source
 
 
 class Pair:
     """One object read both ways: the Python parser (and the cloud facts' fill) and the fast
     writer, with the same facts."""
 
-    def __init__(self, name: str, account: str | None, region: str | None) -> None:
+    def __init__(
+        self, name: str, account: str | None, region: str | None, agents: bool = False
+    ) -> None:
         fmt = get_format(name)
         ctx = ParseContext(ObjectRef("bucket", f"x/{name}.log"))
         lines = fmt.line_parser(LineReader(io.BytesIO(b"")), ctx)
         assert lines is not None
-        self.fill = CloudFacts(account, region)
-        (self.take_header, self.parse_line), writer = fast.fast_lines(name, lines, account, region)
+        cloud = CloudFacts(account, region)
+        self.agents = UserAgents() if agents else None
+        agent_fill = self.agents.fill() if self.agents else None
+
+        def fill(doc: Source) -> None:
+            cloud(doc)
+            if agent_fill is not None:
+                agent_fill(doc)
+
+        self.fill = fill
+        lookup = self.agents.lookup if self.agents else None
+        (self.take_header, self.parse_line), writer, self.learn = fast.fast_lines(
+            name, lines, account, region, lookup
+        )
         assert writer is not None, f"no fast writer for {name}"
         self.writer = writer
         self.taken = self.lines = 0
@@ -50,6 +65,8 @@ class Pair:
         except Exception as exc:
             return None if written is None else f"wrote {written!r}; Python rejects it: {exc}"
         self.fill(doc)
+        if self.learn is not None:  # as the pipeline's Python path teaches the writer
+            self.learn(doc)
         if written is None:
             return None
         self.taken += 1

@@ -56,6 +56,15 @@ def test_every_line_taken_is_the_python_document(
     assert pair.lines > 2000
 
 
+def test_alb_lines_taken_with_user_agents_on_are_the_python_document() -> None:
+    """Each agent string is declined until the Python path has filled a document of it and
+    taught the writer; after that its lines are taken, with the same fields."""
+    pair = Pair("alb", "123456789012", "eu-west-1", agents=True)
+    for line in corpus("alb"):
+        assert (problem := pair.differs(line)) is None, problem
+    assert pair.taken >= 0.95 * pair.lines
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_generated_records_all_take_the_fast_path(name: str) -> None:
     pair = Pair(name, "123456789012", "eu-west-1")
@@ -109,7 +118,7 @@ def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObj
     assert (problem := pair.differs(line)) is None, problem
 
 
-def _ingest(path: Path, name: str, **rules: Any) -> tuple[list[bytes], Any]:
+def _ingest(path: Path, name: str, **settings_of: Any) -> tuple[list[bytes], Any]:
     from logferry.config import Settings
     from logferry.ingest.deadletter import StreamDeadLetters
     from logferry.ingest.objects import LocalFiles
@@ -119,7 +128,7 @@ def _ingest(path: Path, name: str, **rules: Any) -> tuple[list[bytes], Any]:
     from tools.bench.workers import RecordingTransport
 
     transport = RecordingTransport()
-    settings = Settings(accept_days_back=3650, enrich=(), **rules)
+    settings = Settings(**{"accept_days_back": 3650, "enrich": (), **settings_of})
     pipeline = Pipeline(settings, LocalFiles(), BulkSink(transport), StreamDeadLetters(), name)
     result = pipeline.ingest(ObjectRef("", str(path)))
     return transport.bodies, result
@@ -160,9 +169,9 @@ def test_the_pipeline_sends_the_same_bodies_with_and_without_the_fast_path(
     writers: list[object] = []
 
     def recorded(*args: Any) -> Any:
-        lines, writer = fast.fast_lines(*args)
+        lines, writer, learn = fast.fast_lines(*args)
         writers.append(writer)
-        return lines, writer
+        return lines, writer, learn
 
     monkeypatch.setattr(pipeline_module, "fast_lines", recorded)
     fast_bodies, fast_result = _ingest(path, name, **rules)
@@ -183,9 +192,24 @@ def test_the_fast_path_is_left_when_documents_need_more_than_cloud_facts() -> No
 
     vpc, alb = FORMATS["vpcflow"], FORMATS["alb"]
     key = "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/11/20/x.log.gz"
-    assert Enrichment().cloud_only(key, vpc) == ("123456789012", "eu-west-1")
-    assert Enrichment(user_agents=True).cloud_only(key, vpc) is not None  # no agents in VPC
-    assert Enrichment(user_agents=True).cloud_only(key, alb) is None
-    assert Enrichment(organizations=Organizations(object())).cloud_only(key, vpc) is None
-    assert Enrichment(geoip=GeoIP()).cloud_only(key, vpc) is None
-    assert Enrichment().cloud_only(key, FORMATS["postfix"]) is None  # not AWS's
+    assert Enrichment().fast_facts(key, vpc) == ("123456789012", "eu-west-1", None)
+    assert Enrichment(user_agents=True).fast_facts(key, vpc) is not None  # no agents in VPC
+    with_agents = Enrichment(user_agents=True).fast_facts(key, alb)
+    assert with_agents is not None and with_agents[2] is not None  # the writer adds them
+    assert Enrichment(organizations=Organizations(object())).fast_facts(key, vpc) is None
+    assert Enrichment(geoip=GeoIP()).fast_facts(key, vpc) is None
+    assert Enrichment().fast_facts(key, FORMATS["postfix"]) is None  # not AWS's
+
+
+def test_alb_with_user_agents_sends_the_same_bodies_with_and_without_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "AWSLogs/123456789012/alb.log"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(corpus("alb")) + "\n")
+    fast_bodies, fast_result = _ingest(path, "alb", enrich=("user_agent",))
+    monkeypatch.setattr(fast, "_lines", None)
+    slow_bodies, slow_result = _ingest(path, "alb", enrich=("user_agent",))
+    assert fast_result.documents == slow_result.documents > 1000
+    assert fast_bodies == slow_bodies
+    assert b'"user_agent":{"original":' in fast_bodies[0] and b'"name":' in fast_bodies[0]

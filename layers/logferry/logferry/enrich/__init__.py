@@ -28,6 +28,7 @@ from typing import Any
 
 from ..config import Settings
 from ..formats.base import LogFormat
+from ..formats.fast import AgentLookup
 from . import cloud, geoip, useragent
 from .cloud import CloudFacts, Fill, object_account
 from .geoip import GeoIP
@@ -137,15 +138,21 @@ class Enrichment:
             fills.append(agents.fill())
         return _compose(fills)
 
-    def cloud_only(self, key: str, fmt: LogFormat) -> tuple[str | None, str | None] | None:
-        """The object's account and region when its documents gain nothing but those (no
-        Organizations, GeoIP or user agents), else None: what a fast writer can add itself
-        (logferry.formats.fast)."""
+    def fast_facts(
+        self, key: str, fmt: LogFormat
+    ) -> tuple[str | None, str | None, AgentLookup | None] | None:
+        """What a fast writer (logferry.formats.fast) adds to the object's documents itself:
+        their account and region, and the user agents' lookup where they apply; None when
+        they gain more (Organizations, GeoIP)."""
         if not fmt.from_aws or self.organizations is not None or self.geoip is not None:
             return None
+        agents = None
         if self._user_agents and fmt.name in AGENT_FORMATS:
-            return None
-        return object_account(key, self.account_prefixes)
+            user_agents = self.user_agents
+            assert user_agents is not None
+            agents = user_agents.lookup
+        account, region = object_account(key, self.account_prefixes)
+        return account, region, agents
 
     def keep_for(self, fmt: LogFormat) -> Keep | None:
         """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""

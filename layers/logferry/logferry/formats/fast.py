@@ -20,6 +20,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from ..model import Source
 from .base import LineParser
 
 try:
@@ -32,8 +35,15 @@ except ImportError:
 # A line's `(@timestamp, document JSON)`, or None: the Python parser's to read.
 FastLine = Callable[[str], "tuple[str, bytes] | None"]
 
+# Takes a document the Python path made (and filled): what a writer learns from it.
+Learn = Callable[[Source], None]
+# An agent string -> the user_agent.* fields its enrichment adds (logferry.enrich.useragent).
+AgentLookup = Callable[[str], "Source | None"]
+
 # Format name -> the writer class of logferry.formats._lines.
 WRITERS = {"alb": "Alb", "nlb": "Nlb", "vpcflow": "VpcFlow"}
+# The writers that add user agents' fields themselves, as they are taught them.
+AGENT_WRITERS = frozenset({"alb"})
 
 
 def available() -> bool:
@@ -51,15 +61,22 @@ def disable() -> None:
 
 
 def fast_lines(
-    name: str, lines: LineParser, account: str | None, region: str | None
-) -> tuple[LineParser, FastLine | None]:
-    """The object's line parser and its fast writer (None: none for this format, or no
-    library), with the object's cloud facts. A format with header lines (VPC flow) has its
-    headers passed to the writer as they are taken."""
+    name: str,
+    lines: LineParser,
+    account: str | None,
+    region: str | None,
+    agents: AgentLookup | None = None,
+) -> tuple[LineParser, FastLine | None, Learn | None]:
+    """The object's line parser, its fast writer (None: none for this format, or no library)
+    with the object's cloud facts, and what the writer learns from the documents of the
+    Python path (None: nothing). A format with header lines (VPC flow) has its headers passed
+    to the writer as they are taken. With `agents` (user agents on), a writer that adds
+    their fields declines each agent string until taught it by `learn`; a writer that does
+    not, is none."""
     kind = WRITERS.get(name)
-    if _lines is None or kind is None:
-        return lines, None
-    writer: Any = getattr(_lines, kind)(account, region)
+    if _lines is None or kind is None or (agents is not None and name not in AGENT_WRITERS):
+        return lines, None, None
+    writer: Any = getattr(_lines, kind)(account, region, *((True,) if agents else ()))
     take_header, parse_line = lines
     if take_header is not None and hasattr(writer, "header"):
         python_take = take_header
@@ -72,4 +89,20 @@ def fast_lines(
 
         take_header = take_both
     fast: FastLine = writer.line
-    return (take_header, parse_line), fast
+    learn = None if agents is None else _agent_teacher(writer, agents)
+    return (take_header, parse_line), fast, learn
+
+
+def _agent_teacher(writer: Any, lookup: AgentLookup) -> Learn:
+    """Teaches the writer what the user agent fill adds for a document's agent string: the
+    fields as JSON members after a comma (an object's members, in the fill's order)."""
+    dumps = orjson.dumps
+
+    def learn(doc: Source) -> None:
+        agent = doc.get("user_agent")
+        original = agent.get("original") if isinstance(agent, dict) else None
+        if isinstance(original, str):
+            found = lookup(original) if original else None
+            writer.agent(original, b"," + dumps(found)[1:-1] if found else b"")
+
+    return learn

@@ -30,7 +30,7 @@ from ..formats import (
     skip_reason,
 )
 from ..formats.base import LineParser, LogFormat, line_rejection
-from ..formats.fast import FastLine, fast_lines
+from ..formats.fast import FastLine, Learn, fast_lines
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
 from .checkpoint import Continuations, Unwatched, Watch
@@ -371,16 +371,17 @@ class Pipeline:
         fill = self.fill(ref, fmt)
         drop_first, keep = self.decisions(fmt)
         fast: FastLine | None = None
+        learn: Learn | None = None
         keep_json: Keep | None = None
         may_hold: MayHold | None = None
         if not keep_original:
             assert self.enrichment is not None
-            facts = self.enrichment.cloud_only(ref.key, fmt)
+            facts = self.enrichment.fast_facts(ref.key, fmt)
             on_json = self.enrichment.json_decisions_for(fmt)
             if on_json is not None:
                 keep_json, may_hold = on_json
             if facts is not None and (on_json is not None or (keep is None and drop_first is None)):
-                (take_header, parse_line), fast = fast_lines(fmt.name, lines, *facts)
+                (take_header, parse_line), fast, learn = fast_lines(fmt.name, lines, *facts)
         if add_numbered is None:
 
             def add_numbered(index: str, number: int, body: bytes) -> None:
@@ -430,6 +431,8 @@ class Pipeline:
                     gone = True
                 elif fill is not None:
                     fill(source)
+                    if learn is not None:
+                        learn(source)
             consumed += 1
             if consumed >= at:  # only when watched: see checkpoint.Watch
                 doc_id = id_prefix + str(lineno)

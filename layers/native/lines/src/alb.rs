@@ -11,6 +11,8 @@
 //! particular no line Python rejects is ever taken (every check that raises in Python declines
 //! here). No input can make it panic: fields are sub-slices taken with `get`, never indexed.
 
+use std::collections::HashMap;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
@@ -34,14 +36,21 @@ pub struct Alb {
     cloud: Vec<u8>,
     /// The output document, reused from line to line.
     out: Json,
+    /// With user agents on (logferry.enrich.useragent): what the fill adds to each agent
+    /// string's `user_agent`, as JSON members (`,"name":...`), taught by Python (`agent`). A
+    /// line of an agent not taught yet is declined: Python fills it, then teaches it.
+    agents: Option<HashMap<String, Vec<u8>>>,
 }
+
+/// Agent strings remembered at most (logferry.enrich.useragent.CACHE_SIZE): then forgotten.
+const MAX_AGENTS: usize = 16384;
 
 #[pymethods]
 impl Alb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
-    #[pyo3(signature = (account=None, region=None))]
-    fn new(account: Option<String>, region: Option<String>) -> Self {
+    #[pyo3(signature = (account=None, region=None, agents=false))]
+    fn new(account: Option<String>, region: Option<String>, agents: bool) -> Self {
         let mut cloud = Json::new();
         cloud.begin();
         cloud.open("cloud");
@@ -60,6 +69,17 @@ impl Alb {
         Alb {
             cloud,
             out: Json::new(),
+            agents: agents.then(HashMap::new),
+        }
+    }
+
+    /// What the user agent fill adds for `original`: JSON members, each after a comma.
+    fn agent(&mut self, original: String, members: Vec<u8>) {
+        if let Some(agents) = &mut self.agents {
+            if agents.len() >= MAX_AGENTS {
+                agents.clear();
+            }
+            agents.insert(original, members);
         }
     }
 
@@ -258,6 +278,9 @@ impl Alb {
         if !dash(agent) {
             out.open("user_agent");
             text(out, "original", agent);
+            if let Some(agents) = &self.agents {
+                out.buf.extend_from_slice(agents.get(agent)?);
+            }
             out.close();
         }
         if !dash(trace) {
