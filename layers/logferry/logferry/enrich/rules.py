@@ -24,6 +24,12 @@ independently. Python's `hash()` was rejected (salted per process), and so was a
 ("every tenth"), which would keep other documents when an object is continued in another
 invocation.
 
+On the fast path (logferry.formats.fast) a document is JSON before it is a dict: `on_json`
+decides there, decoding only the bodies that hold every needle of some rule (the JSON text a
+matching value must leave, `Condition.needle`); a rule without one decodes every body, and a
+source with exclusions takes the Python path. Needles may let through documents the rule
+does not match (the rule then decides), never hold back one it does (a property test).
+
 Exclusion copies each dict on a removed field's path before removing it: enrichment shares
 read-only dicts among documents (logferry.enrich.cloud, .geoip), which must stay whole.
 
