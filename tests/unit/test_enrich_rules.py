@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from logferry.config import Settings
 from logferry.enrich import Enrichment
-from logferry.enrich.rules import Rules, parse_drop, parse_exclude, parse_sample, sampled_in
+from logferry.enrich.decision import Rules, sampled_in
+from logferry.enrich.rules import parse_drop, parse_exclude, parse_sample
 from tests.conftest import examples
 
 

@@ -31,9 +31,9 @@ from ..formats.base import LogFormat
 from ..formats.fast import AgentLookup
 from . import cloud, geoip, useragent
 from .cloud import CloudFacts, Fill, object_account
+from .decision import Drop, Keep, MayHold, Rules
 from .geoip import GeoIP
 from .organizations import Organizations
-from .rules import Drop, Keep, MayHold, Rules
 from .useragent import UserAgents
 
 # Every field a fill may add: a drop rule that tests none of them is decided before the fill.

@@ -11,7 +11,7 @@ Invariants: only public addresses are looked up (`is_public`: private, loopback,
 reserved, shared, documentation and multicast ranges get no geo); a document's own `geo` or
 `as` is never overwritten; each address's findings are one read-only dict shared by every
 document that has the address (documents are serialised as soon as they are complete, and
-exclusion copies before removing: logferry.enrich.rules), kept in a bounded LRU cache
+exclusion copies before removing: logferry.enrich.decision), kept in a bounded LRU cache
 (`functools.lru_cache`, in C) so a line costs a dict lookup or two once an address is known.
 A new address costs ~2.6-3 us (the public check 0.6 us, two lookups, the dicts built); on the
 benchmark's 20 MB ALB object (17,284 distinct addresses in 30,526 lines) the fill took 2.6 us a

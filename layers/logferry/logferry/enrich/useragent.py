@@ -9,7 +9,7 @@ agents is read.
 
 Invariants: each distinct agent string is parsed once while it stays in a bounded LRU cache
 (`functools.lru_cache`, in C); its findings are one read-only dict shared by the documents that
-carry it (exclusion copies before removing: logferry.enrich.rules); "Other" (ua-parser's
+carry it (exclusion copies before removing: logferry.enrich.decision); "Other" (ua-parser's
 unknown) is left out rather than indexed; a document's own fields are never overwritten.
 """
 

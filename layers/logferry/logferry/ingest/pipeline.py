@@ -73,7 +73,7 @@ class ObjectResult:
     lines: int = 0
     documents: int = 0
     rejected: int = 0
-    # Documents not indexed by a drop or sample rule (logferry.enrich.rules): not rejections.
+    # Documents not indexed by a drop or sample rule (logferry.enrich.decision): not rejections.
     dropped: int = 0
     dead_lettered: int = 0
     bytes_in: int = 0
@@ -370,18 +370,9 @@ class Pipeline:
         dumps = orjson.dumps
         fill = self.fill(ref, fmt)
         drop_first, keep = self.decisions(fmt)
-        fast: FastLine | None = None
-        learn: Learn | None = None
-        keep_json: Keep | None = None
-        may_hold: MayHold | None = None
-        if not keep_original:
-            assert self.enrichment is not None
-            facts = self.enrichment.fast_facts(ref.key, fmt)
-            on_json = self.enrichment.json_decisions_for(fmt)
-            if on_json is not None:
-                keep_json, may_hold = on_json
-            if facts is not None and (on_json is not None or (keep is None and drop_first is None)):
-                (take_header, parse_line), fast, learn = fast_lines(fmt.name, lines, *facts)
+        (take_header, parse_line), fast, learn, on_json = self._fast_path(
+            ref, fmt, ctx, lines, ruled=keep is not None or drop_first is not None
+        )
         if add_numbered is None:
 
             def add_numbered(index: str, number: int, body: bytes) -> None:
@@ -401,11 +392,11 @@ class Pipeline:
                     if index is not None:
                         consumed += 1
                         body = written[1]
-                        # Rules read the document only where they may hold (`may_hold`).
-                        if may_hold is not None and keep_json is not None and may_hold(body):
+                        # Rules read the document only where they may hold.
+                        if on_json is not None and on_json[1](body):
                             source = orjson.loads(body)
                             doc_id = id_prefix + str(lineno)
-                            if not keep_json(source, doc_id):
+                            if not on_json[0](source, doc_id):
                                 drops += 1
                                 if dropped is not None:
                                     dropped(index, doc_id, Document(source, lineno))
@@ -461,6 +452,21 @@ class Pipeline:
                 continue
             add(index, doc_id, body)
         return consumed, drops
+
+    def _fast_path(
+        self, ref: ObjectRef, fmt: LogFormat, ctx: ParseContext, lines: LineParser, ruled: bool
+    ) -> tuple[LineParser, FastLine | None, Learn | None, tuple[Keep, MayHold] | None]:
+        """For `send_lines`: the object's line parser, its fast writer and what the writer
+        learns (None, None when the documents need more than it writes: GeoIP, Organizations,
+        exclusions, `event.original`), and the rules' decision on JSON bodies (None: no rule,
+        or no fast path)."""
+        assert self.enrichment is not None
+        facts = self.enrichment.fast_facts(ref.key, fmt)
+        on_json = self.enrichment.json_decisions_for(fmt)
+        if ctx.keep_original or facts is None or (ruled and on_json is None):
+            return lines, None, None, None
+        lines, fast, learn = fast_lines(fmt.name, lines, *facts)
+        return lines, fast, learn, on_json if fast is not None else None
 
     def _ingest_lines(
         self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None
