@@ -128,6 +128,9 @@ def test_a_database_in_s3_is_fetched_once_and_again_when_its_etag_changes(tmp_pa
     assert calls == ["head", "download", "head", "head", "download"]
     assert geoip.lookup("81.2.69.5")["geo"]["city_name"] == "Sydney"  # type: ignore[index]
     assert len(list((tmp_path / "tmp").iterdir())) == 1  # the old copy is gone
+    # The copy in use, for the fast path's writers to read the same database.
+    assert database.path == str(next((tmp_path / "tmp").iterdir()))
+    assert DatabaseFile(str(first)).path == str(first)
 
 
 class _Counting:

@@ -69,6 +69,8 @@ class DatabaseFile:
         self.etag: str | None = None
         self.checked_at: float | None = None
         self.reader: Any = None
+        # The local file the reader reads (an S3 object's copy under `directory`).
+        self.path: str | None = None
         self.bucket, self.key = _s3_location(location) if location.startswith("s3://") else ("", "")
         self.refresh()
 
@@ -90,6 +92,7 @@ class DatabaseFile:
         if not self.bucket:
             if self.reader is None:
                 self.reader = maxminddb_rust.open_database(self.location)
+                self.path = self.location
                 return True
             return False
         now = self.clock()
@@ -111,6 +114,7 @@ class DatabaseFile:
             os.replace(partial, path)
         previous = self.directory / f"{Path(self.key).name}.{self.etag}" if self.etag else None
         self.reader = maxminddb_rust.open_database(str(path))
+        self.path = str(path)
         self.etag = etag
         if previous is not None and previous != path:
             previous.unlink(missing_ok=True)  # /tmp is small: keep one copy
