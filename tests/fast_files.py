@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from logferry.enrich.cloud import CloudFacts
+from logferry.enrich.geoip import DatabaseFile, GeoIP
 from logferry.enrich.useragent import UserAgents
 from logferry.formats import fast, get_format
 from logferry.ingest.reader import LineReader
@@ -25,29 +26,42 @@ from logferry.model import ObjectRef, ParseContext, Source
 
 
 class Pair:
-    """One object read both ways: the Python parser (and the cloud facts' fill) and the fast
-    writer, with the same facts."""
+    """One object read both ways: the Python parser (and the enrichment's fills, in its order:
+    cloud facts, GeoIP, user agents) and the fast writer, with the same facts. `geoip`: a
+    GeoIP, or the (City, ASN) database paths, either None; the writer reads the same files."""
 
     def __init__(
-        self, name: str, account: str | None, region: str | None, agents: bool = False
+        self,
+        name: str,
+        account: str | None,
+        region: str | None,
+        agents: bool = False,
+        geoip: GeoIP | tuple[str | None, str | None] | None = None,
     ) -> None:
         fmt = get_format(name)
         ctx = ParseContext(ObjectRef("bucket", f"x/{name}.log"))
         lines = fmt.line_parser(LineReader(io.BytesIO(b"")), ctx)
         assert lines is not None
         cloud = CloudFacts(account, region)
+        if isinstance(geoip, tuple):
+            city, asn = geoip
+            geoip = GeoIP(DatabaseFile(city) if city else None, DatabaseFile(asn) if asn else None)
+        geo_fill = geoip.fill() if geoip is not None else None
         self.agents = UserAgents() if agents else None
         agent_fill = self.agents.fill() if self.agents else None
 
         def fill(doc: Source) -> None:
             cloud(doc)
+            if geo_fill is not None:
+                geo_fill(doc)
             if agent_fill is not None:
                 agent_fill(doc)
 
         self.fill = fill
         lookup = self.agents.lookup if self.agents else None
+        paths = None if geoip is None else (_path(geoip.city), _path(geoip.asn))
         (self.take_header, self.parse_line), writer, self.learn = fast.fast_lines(
-            name, lines, account, region, lookup
+            name, lines, account, region, lookup, geoip=paths
         )
         assert writer is not None, f"no fast writer for {name}"
         self.writer = writer
@@ -77,6 +91,13 @@ class Pair:
         if timestamp != doc["@timestamp"]:
             return f"timestamp {timestamp!r}, Python's is {doc['@timestamp']!r}"
         return None
+
+
+def _path(database: DatabaseFile | None) -> str | None:
+    """The local file a database's reader reads (its location, for a local one)."""
+    if database is None:
+        return None
+    return database.path or database.location
 
 
 def main(argv: list[str]) -> None:

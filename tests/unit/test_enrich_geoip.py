@@ -165,6 +165,7 @@ def test_the_ipv4_table_agrees_with_ipaddress_except_where_it_says_why() -> None
             expected = False
         assert is_public(address) == expected, address
     assert is_public("2a02:ec0::1") and not is_public("ff02::1") and not is_public("fd00::1")
+    assert not is_public("81.2.69.5\x00") and not is_public("not an address")  # never raises
 
 
 def test_a_database_that_cannot_be_read_fails_the_start_naming_its_setting(tmp_path: Path) -> None:

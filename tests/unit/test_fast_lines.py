@@ -168,8 +168,8 @@ def test_the_pipeline_sends_the_same_bodies_with_and_without_the_fast_path(
 
     writers: list[object] = []
 
-    def recorded(*args: Any) -> Any:
-        lines, writer, learn = fast.fast_lines(*args)
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        lines, writer, learn = fast.fast_lines(*args, **kwargs)
         writers.append(writer)
         return lines, writer, learn
 
@@ -192,12 +192,18 @@ def test_the_fast_path_is_left_when_documents_need_more_than_cloud_facts() -> No
 
     vpc, alb = FORMATS["vpcflow"], FORMATS["alb"]
     key = "AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/11/20/x.log.gz"
-    assert Enrichment().fast_facts(key, vpc) == ("123456789012", "eu-west-1", None)
+    assert Enrichment().fast_facts(key, vpc) == ("123456789012", "eu-west-1", None, None)
     assert Enrichment(user_agents=True).fast_facts(key, vpc) is not None  # no agents in VPC
     with_agents = Enrichment(user_agents=True).fast_facts(key, alb)
     assert with_agents is not None and with_agents[2] is not None  # the writer adds them
     assert Enrichment(organizations=Organizations(object())).fast_facts(key, vpc) is None
-    assert Enrichment(geoip=GeoIP()).fast_facts(key, vpc) is None
+    # GeoIP: the writers read the same files
+    assert Enrichment(geoip=GeoIP()).fast_facts(key, vpc) == (
+        "123456789012",
+        "eu-west-1",
+        None,
+        (None, None),
+    )
     assert Enrichment().fast_facts(key, FORMATS["postfix"]) is None  # not AWS's
 
 
@@ -213,3 +219,220 @@ def test_alb_with_user_agents_sends_the_same_bodies_with_and_without_the_fast_pa
     assert fast_result.documents == slow_result.documents > 1000
     assert fast_bodies == slow_bodies
     assert b'"user_agent":{"original":' in fast_bodies[0] and b'"name":' in fast_bodies[0]
+
+
+# GeoIP on the fast path: the writers add the endpoints' geo and as from the same databases.
+
+
+@pytest.fixture(scope="module")
+def spread_databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    from tools.bench.geodb import spread
+
+    city, asn = spread(tmp_path_factory.mktemp("geo"))
+    return str(city), str(asn)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lines_taken_with_geoip_on_are_the_python_document(
+    name: str, spread_databases: tuple[str, str]
+) -> None:
+    """Every line taken (real, events, generated) has the Python fills' geo and as; the
+    generated ones are mostly taken: about 95%, the rest have an IPv6 endpoint (left to
+    Python's ipaddress)."""
+    pair = Pair(name, "123456789012", "eu-west-1", geoip=spread_databases)
+    for line in corpus(name):
+        assert (problem := pair.differs(line)) is None, problem
+    generated = Pair(name, "123456789012", "eu-west-1", geoip=spread_databases)
+    for line in generators.lines(name, 2_000_000):
+        assert (problem := generated.differs(line)) is None, problem
+    assert generated.taken >= 0.9 * generated.lines, (generated.taken, generated.lines)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_mutated_lines_taken_with_geoip_on_are_the_python_document(
+    name: str, spread_databases: tuple[str, str], data: st.DataObject
+) -> None:
+    """Odd values (addresses among them) spliced into real lines, with GeoIP on."""
+    fields = data.draw(st.sampled_from(seeds(name))).split(" ")
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(fields) - 1))
+        cut = data.draw(st.integers(0, len(fields[at])))
+        fields[at] = fields[at][:cut] + data.draw(ODD) + fields[at][cut:]
+    line = " ".join(fields)
+    pair = Pair(name, "123456789012", "eu-west-1", geoip=spread_databases)
+    assert (problem := pair.differs(line)) is None, problem
+
+
+def test_alb_with_geoip_and_user_agents_on_are_the_python_document(
+    spread_databases: tuple[str, str],
+) -> None:
+    pair = Pair("alb", "123456789012", "eu-west-1", agents=True, geoip=spread_databases)
+    for line in corpus("alb"):
+        assert (problem := pair.differs(line)) is None, problem
+    assert pair.taken >= 0.85 * pair.lines
+
+
+def _database(path: Path, kind: str, records: dict[str, Any]) -> str:
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet  # type: ignore[import-untyped]
+
+    writer = MMDBWriter(ip_version=6, database_type=kind, ipv4_compatible=True)
+    for network, record in records.items():
+        writer.insert_network(IPSet([network]), record)
+    writer.to_db_file(str(path))
+    return str(path)
+
+
+def _odd_databases(tmp_path: Path) -> tuple[dict[str, bool], str, str]:
+    """Records of odd shapes, each in a /24 of 1.2.0.0/16: {network's first address: whether
+    the writer must take it}, the City and the ASN database."""
+    import random
+
+    from mmdb_writer import MmdbF32, MmdbU64, MmdbU128
+
+    names = {"en": "Berlin"}
+    country = {"iso_code": "DE", "names": {"en": "Germany"}}
+    city: dict[str, Any] = {}
+    asn: dict[str, Any] = {}
+    taken: dict[str, bool] = {}
+
+    def add(record: Any, system: Any = None, take: bool = True) -> None:
+        network = f"1.2.{len(taken)}.0/24"
+        city[network] = record
+        if system is not None:
+            asn[network] = system
+        taken[f"1.2.{len(taken)}.7"] = take
+
+    add({"country": country, "city": {"names": names}, "continent": {"code": "EU"}})
+    add({"city": {}, "country": {"iso_code": "DE"}})  # missing names
+    add({"registered_country": {"iso_code": "FR", "names": {"en": "France"}}})
+    add({"country": {}, "registered_country": country})  # an empty country: falsy
+    add({"country": {"iso_code": "", "names": {"en": ""}}, "continent": {"code": ""}})
+    add({"city": {"names": {"en": "Zürich"}}, "country": {"names": {"en": "日本"}}})
+    add({"city": {"names": {"en": 'a"b\\c\x01\x1f\x7f\u2028é\n\t'}}})
+    add({"city": {"names": {"de": "München"}}, "continent": {"code": "EU"}})
+    add({"city": {"names": {"en": 5}}, "country": {"names": ["en"]}})
+    add({"location": {"latitude": 52, "longitude": -13}})  # integers
+    add({"location": {"latitude": 52.0, "longitude": -0.0}})
+    add({"location": {"latitude": MmdbF32(52.52), "longitude": MmdbF32(13.405)}})
+    add({"location": {"latitude": 52.52}})  # one coordinate: no location
+    add({"location": {"latitude": "52", "longitude": 1.5}})
+    add({"location": {"latitude": 0.00001, "longitude": 1.0}}, take=False)  # 1e-05
+    add({"location": {"latitude": 1e17, "longitude": 1.0}}, take=False)
+    add({"country": {"iso_code": 276}}, take=False)  # a truthy non-string: copied by Python
+    add({"continent": {"code": ["EU"]}}, take=False)
+    add({"country": {"iso_code": 0, "names": {"en": "Germany"}}})  # falsy: skipped
+    add({"other": b"\x00", "list": [1, 2, {"a": 1.5}]})  # nothing of ours: no geo
+    add({"city": {"names": names}}, {"autonomous_system_number": 0})
+    add(
+        {},
+        {"autonomous_system_number": MmdbU64(2**63 + 5), "autonomous_system_organization": "Big"},
+    )
+    add({}, {"autonomous_system_number": MmdbU128(2**70)}, take=False)  # orjson refuses it
+    add({}, {"autonomous_system_number": True}, take=False)  # an int to Python: `true`
+    add({}, {"autonomous_system_number": 1.5, "autonomous_system_organization": ""})
+    add({}, {"autonomous_system_organization": 'Ørsted Net "x"'})
+    # Coordinates of every magnitude orjson writes plainly, and around its limits.
+    rng = random.Random(7)
+    for exponent in range(-4, 16):
+        for _ in range(3):
+            lat = rng.uniform(1, 10) * 10.0**exponent
+            lon = -rng.uniform(1, 10) * 10.0**exponent
+            add({"location": {"latitude": lat, "longitude": lon}}, take=abs(lon) < 1e16)
+    add({"location": {"latitude": 0.0001, "longitude": 9999999999999998.0}})
+    add({"location": {"latitude": 1 / 3, "longitude": 2.0**52 + 0.5}})
+    return (
+        taken,
+        _database(tmp_path / "odd-city.mmdb", "GeoIP2-City", city),
+        _database(tmp_path / "odd-asn.mmdb", "GeoLite2-ASN", asn),
+    )
+
+
+VPC_LINE = (
+    "2 123456789012 eni-0a1b2c3d {src} {dst} 443 49152 6 10 840 1795175940 1795176000 ACCEPT OK"
+)
+
+
+def test_odd_database_records_are_the_python_document_or_declined(tmp_path: Path) -> None:
+    """Records without names or location, with registered_country only, non-ASCII and
+    escaped names, odd types and floats of every magnitude: the writer writes what Python's
+    fill adds, or declines; it declines exactly the records it cannot be sure of."""
+    taken, city, asn = _odd_databases(tmp_path)
+    for paths in [(city, asn), (city, None), (None, asn)]:
+        pair = Pair("vpcflow", "123456789012", "eu-west-1", geoip=paths)
+        for address, take in taken.items():
+            for line in (
+                VPC_LINE.format(src=address, dst="10.0.0.1"),
+                VPC_LINE.format(src="10.0.0.1", dst=address),
+            ):
+                before = pair.taken
+                assert (problem := pair.differs(line)) is None, problem
+                if paths == (city, asn):
+                    assert (pair.taken > before) is take, (address, line)
+    both = Pair("vpcflow", None, None, geoip=(city, asn))
+    for src, dst in zip(taken, list(taken)[1:], strict=False):
+        assert both.differs(VPC_LINE.format(src=src, dst=dst)) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "1.2.0.7", "01.2.0.7", "1.2.0.07", "1.2.0", "1.2.0.7.", "1.2.0.256", "0x1.2.0.7",
+        "10.0.0.1", "100.64.0.1", "192.0.0.9", "224.0.0.1", "255.255.255.255", "::1",
+        "::ffff:1.2.0.7", "2001:db8::1", " 1.2.0.7", "1.2.0.7 ", "-",
+    ],
+)  # fmt: skip
+def test_addresses_python_might_read_otherwise_are_declined_or_agree(
+    address: str, tmp_path: Path
+) -> None:
+    """Only dotted quads both inet_pton and this writer read alike are looked up: the rest
+    (leading zeros, IPv6, spaces) are declined, or agree where the format's writer reads them."""
+    _, city, asn = _odd_databases(tmp_path)
+    for name, client in [("alb", 3), ("nlb", 5), ("vpcflow", None)]:
+        pair = Pair(name, "123456789012", "eu-west-1", geoip=(city, asn))
+        if client is None:
+            line = VPC_LINE.format(src=address, dst="1.2.0.7")
+        else:  # the client field of a generated line, `address:port`
+            fields = next(iter(generators.lines(name, 4000))).split(" ")
+            fields[client] = f"{address}:5000"
+            line = " ".join(fields)
+        assert (problem := pair.differs(line)) is None, problem
+        if address == "1.2.0.7":
+            assert pair.taken == 1
+
+
+def test_a_database_the_writer_cannot_read_declines_every_line(tmp_path: Path) -> None:
+    from logferry.formats import _lines  # type: ignore[attr-defined]
+
+    broken = tmp_path / "broken.mmdb"
+    broken.write_bytes(b"\xab\xcd\xefMaxMind.com" + b"\x00" * 64)
+    writer = _lines.VpcFlow("123456789012", "eu-west-1", geoip=(str(broken), None))
+    assert writer.line(VPC_LINE.format(src="1.2.0.7", dst="10.0.0.1")) is None
+    plain = _lines.VpcFlow("123456789012", "eu-west-1")
+    assert plain.line(VPC_LINE.format(src="1.2.0.7", dst="10.0.0.1")) is not None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_with_geoip_on_the_pipeline_sends_the_same_bodies_with_and_without_the_fast_path(
+    name: str,
+    spread_databases: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    city, asn = spread_databases
+    path = tmp_path / f"AWSLogs/123456789012/{name}.log"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(corpus(name)) + "\n")
+    on = {"enrich": ("geoip", "user_agent"), "geoip_city_db": city, "geoip_asn_db": asn}
+    fast_bodies, fast_result = _ingest(path, name, **on)
+    monkeypatch.setattr(fast, "_lines", None)
+    slow_bodies, slow_result = _ingest(path, name, **on)
+    assert fast_result.documents == slow_result.documents > 1000
+    assert fast_bodies == slow_bodies
+    assert b'"geo":{' in b"".join(fast_bodies)

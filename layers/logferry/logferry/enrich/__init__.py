@@ -24,7 +24,7 @@ hook is one `is not None` a line (ALB 84,039 vs 85,424 before it, within the run
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..config import Settings
 from ..formats.base import LogFormat
@@ -35,6 +35,16 @@ from .decision import Drop, Keep, MayHold, Rules
 from .geoip import GeoIP
 from .organizations import Organizations
 from .useragent import UserAgents
+
+
+class FastFacts(NamedTuple):
+    """What a fast writer adds to an object's documents besides their record."""
+
+    account: str | None
+    region: str | None
+    agents: AgentLookup | None  # user agents on, for a format that has them
+    geoip: tuple[str | None, str | None] | None  # the City and ASN databases' files
+
 
 # Every field a fill may add: a drop rule that tests none of them is decided before the fill.
 FILLED = (*cloud.FILLS, *geoip.FILLS, *useragent.FILLS)
@@ -138,21 +148,24 @@ class Enrichment:
             fills.append(agents.fill())
         return _compose(fills)
 
-    def fast_facts(
-        self, key: str, fmt: LogFormat
-    ) -> tuple[str | None, str | None, AgentLookup | None] | None:
+    def fast_facts(self, key: str, fmt: LogFormat) -> FastFacts | None:
         """What a fast writer (logferry.formats.fast) adds to the object's documents itself:
-        their account and region, and the user agents' lookup where they apply; None when
-        they gain more (Organizations, GeoIP)."""
-        if not fmt.from_aws or self.organizations is not None or self.geoip is not None:
+        their account and region, the user agents' lookup where they apply, and the GeoIP
+        databases' files (call after `for_object`, which refreshes them); None when they gain
+        more (Organizations)."""
+        if not fmt.from_aws or self.organizations is not None:
             return None
+        geoip = None
+        if self.geoip is not None:
+            city, asn = self.geoip.city, self.geoip.asn
+            geoip = (city.path if city else None, asn.path if asn else None)
         agents = None
         if self._user_agents and fmt.name in AGENT_FORMATS:
             user_agents = self.user_agents
             assert user_agents is not None
             agents = user_agents.lookup
         account, region = object_account(key, self.account_prefixes)
-        return account, region, agents
+        return FastFacts(account, region, agents, geoip)
 
     def keep_for(self, fmt: LogFormat) -> Keep | None:
         """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""

@@ -161,7 +161,7 @@ def is_public(address: str) -> bool:
     benchmark's addresses), IPv6 by `ipaddress` (global, not multicast). Invalid: False."""
     try:
         number = int.from_bytes(inet_pton(AF_INET, address))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the text
         try:
             found = ipaddress.ip_address(address)
         except ValueError:

@@ -66,17 +66,21 @@ def fast_lines(
     account: str | None,
     region: str | None,
     agents: AgentLookup | None = None,
+    *,
+    geoip: tuple[str | None, str | None] | None = None,
 ) -> tuple[LineParser, FastLine | None, Learn | None]:
     """The object's line parser, its fast writer (None: none for this format, or no library)
     with the object's cloud facts, and what the writer learns from the documents of the
     Python path (None: nothing). A format with header lines (VPC flow) has its headers passed
     to the writer as they are taken. With `agents` (user agents on), a writer that adds
     their fields declines each agent string until taught it by `learn`; a writer that does
-    not, is none."""
+    not, is none. With `geoip` (the local paths of GeoIP's City and ASN databases, either
+    None), the writer adds the endpoints' geo and as itself, from the same files."""
     kind = WRITERS.get(name)
     if _lines is None or kind is None or (agents is not None and name not in AGENT_WRITERS):
         return lines, None, None
-    writer: Any = getattr(_lines, kind)(account, region, *((True,) if agents else ()))
+    options: dict[str, Any] = {} if geoip is None else {"geoip": geoip}
+    writer: Any = getattr(_lines, kind)(account, region, *((True,) if agents else ()), **options)
     take_header, parse_line = lines
     if take_header is not None and hasattr(writer, "header"):
         python_take = take_header

@@ -355,7 +355,7 @@ class Pipeline:
         without their two generator hops, Document and tuple per line, and with the index name
         looked up by day. A drop rule that tests no enriched field is decided before the fill,
         so a document it drops costs no enrichment; `dropped` still gets it filled. Where a
-        document needs nothing from Python but its cloud facts (no GeoIP or user agents, no
+        document needs nothing from Python but its cloud facts, GeoIP and user agents (no
         Organizations, no field exclusion, no `event.original`), a format's fast writer
         (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes, given
         to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered); drop and
@@ -457,7 +457,7 @@ class Pipeline:
         self, ref: ObjectRef, fmt: LogFormat, ctx: ParseContext, lines: LineParser, ruled: bool
     ) -> tuple[LineParser, FastLine | None, Learn | None, tuple[Keep, MayHold] | None]:
         """For `send_lines`: the object's line parser, its fast writer and what the writer
-        learns (None, None when the documents need more than it writes: GeoIP, Organizations,
+        learns (None, None when the documents need more than it writes: Organizations,
         exclusions, `event.original`), and the rules' decision on JSON bodies (None: no rule,
         or no fast path)."""
         assert self.enrichment is not None
@@ -465,7 +465,9 @@ class Pipeline:
         on_json = self.enrichment.json_decisions_for(fmt)
         if ctx.keep_original or facts is None or (ruled and on_json is None):
             return lines, None, None, None
-        lines, fast, learn = fast_lines(fmt.name, lines, *facts)
+        lines, fast, learn = fast_lines(
+            fmt.name, lines, facts.account, facts.region, facts.agents, geoip=facts.geoip
+        )
         return lines, fast, learn, on_json if fast is not None else None
 
     def _ingest_lines(

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::json::Json;
+use crate::geo::Geo;
+use crate::json::{self, Json};
 use crate::time;
 
 /// The widest layout known (2026); shorter lines read as if padded with null markers.
@@ -40,6 +41,8 @@ pub struct Alb {
     /// string's `user_agent`, as JSON members (`,"name":...`), taught by Python (`agent`). A
     /// line of an agent not taught yet is declined: Python fills it, then teaches it.
     agents: Option<HashMap<String, Vec<u8>>>,
+    /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
+    geo: Option<Geo>,
 }
 
 /// Agent strings remembered at most (logferry.enrich.useragent.CACHE_SIZE): then forgotten.
@@ -48,28 +51,22 @@ const MAX_AGENTS: usize = 16384;
 #[pymethods]
 impl Alb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
+    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
     #[new]
-    #[pyo3(signature = (account=None, region=None, agents=false))]
-    fn new(account: Option<String>, region: Option<String>, agents: bool) -> Self {
-        let mut cloud = Json::new();
-        cloud.begin();
-        cloud.open("cloud");
-        cloud.str("provider", "aws");
-        if let Some(account) = &account {
-            cloud.open("account");
-            cloud.str("id", account);
-            cloud.close();
-        }
-        if let Some(region) = &region {
-            cloud.str("region", region);
-        }
-        cloud.close();
-        // Keep `"cloud":{...}` alone, without the enclosing document's `{`.
-        let cloud = cloud.buf.get(1..).unwrap_or_default().to_vec();
+    #[pyo3(signature = (account=None, region=None, agents=false, *, geoip=None))]
+    fn new(
+        account: Option<String>,
+        region: Option<String>,
+        agents: bool,
+        geoip: Option<(Option<String>, Option<String>)>,
+    ) -> Self {
+        let mut cloud = b"\"cloud\":".to_vec();
+        cloud.extend(json::cloud_object(account.as_deref(), region.as_deref()));
         Alb {
             cloud,
             out: Json::new(),
             agents: agents.then(HashMap::new),
+            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
         }
     }
 
@@ -159,6 +156,10 @@ impl Alb {
         out.open("source");
         text(out, "ip", client_ip);
         out.int("port", client_port);
+        // GeoIP's fill appends its members after the endpoint's own (dict.update).
+        if let Some(geo) = &mut self.geo {
+            out.buf.extend_from_slice(geo.members(client_ip)?);
+        }
         out.close();
         if status.is_some() || req.method.is_some() || req.version.is_some() {
             out.open("http");
@@ -270,6 +271,9 @@ impl Alb {
             out.open("destination");
             text(out, "ip", ip);
             out.int("port", port);
+            if let Some(geo) = &mut self.geo {
+                out.buf.extend_from_slice(geo.members(ip)?);
+            }
             out.close();
         }
         if let Some(url) = req.url {

@@ -74,6 +74,24 @@ impl Json {
     }
 }
 
+/// logferry.enrich.cloud.CloudFacts' `cloud` of an object (no Organizations): `{"provider":
+/// "aws"}`, then the account's id and the region when known.
+pub fn cloud_object(account: Option<&str>, region: Option<&str>) -> Vec<u8> {
+    let mut cloud = Json::new();
+    cloud.begin();
+    cloud.str("provider", "aws");
+    if let Some(account) = account {
+        cloud.open("account");
+        cloud.str("id", account);
+        cloud.close();
+    }
+    if let Some(region) = region {
+        cloud.str("region", region);
+    }
+    cloud.close();
+    cloud.buf
+}
+
 /// `value` as a JSON string.
 pub fn string(buf: &mut Vec<u8>, value: &str) {
     buf.push(b'"');

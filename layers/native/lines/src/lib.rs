@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod alb;
+mod geo;
 mod json;
 mod nlb;
 mod time;

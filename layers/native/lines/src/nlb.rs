@@ -20,7 +20,8 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::json::{self, Json};
+use crate::geo::Geo;
+use crate::json;
 use crate::time;
 
 /// Fields of a 2.0 line; a 1.0 line has 18, the rest read as the null marker `-`.
@@ -42,33 +43,28 @@ pub struct Nlb {
     /// hundred seconds, in order, so consecutive lines mostly repeat it (as Python's _TIMES).
     last_time: String,
     last_stamp: Option<Py<PyString>>,
+    /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
+    geo: Option<Geo>,
 }
 
 #[pymethods]
 impl Nlb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
-    #[pyo3(signature = (account=None, region=None))]
-    fn new(account: Option<String>, region: Option<String>) -> Self {
-        // CloudFacts.cloud: provider, then account.id and region when known.
-        let mut cloud = Json::new();
-        cloud.begin();
-        cloud.str("provider", "aws");
-        if let Some(account) = &account {
-            cloud.open("account");
-            cloud.str("id", account);
-            cloud.close();
-        }
-        if let Some(region) = &region {
-            cloud.str("region", region);
-        }
-        cloud.close();
+    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
+    #[pyo3(signature = (account=None, region=None, *, geoip=None))]
+    fn new(
+        account: Option<String>,
+        region: Option<String>,
+        geoip: Option<(Option<String>, Option<String>)>,
+    ) -> Self {
         Nlb {
-            cloud: cloud.buf,
+            cloud: json::cloud_object(account.as_deref(), region.as_deref()),
             buf: Vec::with_capacity(1024),
             scratch: String::new(),
             last_time: String::new(),
             last_stamp: None,
+            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
         }
     }
 
@@ -121,10 +117,17 @@ impl Nlb {
         r.text(buf, CLIENT);
         buf.extend_from_slice(b",\"port\":");
         int(buf, r.client_port);
+        // GeoIP's fill appends its members after the endpoint's own (dict.update).
+        if let Some(geo) = &mut self.geo {
+            buf.extend_from_slice(geo.members(r.f[CLIENT])?);
+        }
         buf.extend_from_slice(b"},\"destination\":{\"ip\":");
         r.text(buf, DEST);
         buf.extend_from_slice(b",\"port\":");
         int(buf, r.dest_port);
+        if let Some(geo) = &mut self.geo {
+            buf.extend_from_slice(geo.members(r.f[DEST])?);
+        }
 
         buf.extend_from_slice(b"},\"tls\":{\"version_protocol\":\"tls\"");
         match r.version {

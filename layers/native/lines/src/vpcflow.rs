@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::geo::Geo;
 use crate::json;
 
 /// Python's DEFAULT_HEADER: the layout until a header line says otherwise.
@@ -338,14 +339,21 @@ pub struct VpcFlow {
     cloud: Vec<u8>,
     /// The object's region as a JSON string, for a record's cloud without one.
     region: Option<Vec<u8>>,
+    /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
+    geo: Option<Geo>,
 }
 
 #[pymethods]
 impl VpcFlow {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
-    #[pyo3(signature = (account=None, region=None))]
-    fn new(account: Option<String>, region: Option<String>) -> Self {
+    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
+    #[pyo3(signature = (account=None, region=None, *, geoip=None))]
+    fn new(
+        account: Option<String>,
+        region: Option<String>,
+        geoip: Option<(Option<String>, Option<String>)>,
+    ) -> Self {
         let mut cloud = b"\"cloud\":{\"provider\":\"aws\"".to_vec();
         if let Some(account) = &account {
             cloud.extend_from_slice(b",\"account\":{\"id\":");
@@ -369,6 +377,7 @@ impl VpcFlow {
             spans: Vec::with_capacity(32),
             cloud,
             region,
+            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
         }
     }
 
@@ -409,6 +418,7 @@ impl VpcFlow {
             buf,
             cloud,
             region,
+            geo,
             ..
         } = self;
         // The fields, split on runs of spaces. Only printable ASCII is taken (json::plain_ascii,
@@ -550,6 +560,11 @@ impl VpcFlow {
             }
             if let Some(port) = port {
                 number(buf, object, b"\"port\":", port);
+            }
+            // GeoIP's fill appends its members after the endpoint's own (dict.update), for
+            // an endpoint with an address only.
+            if let (Some(geo), Some(ip)) = (geo.as_mut(), ip) {
+                buf.extend_from_slice(geo.members(ip)?);
             }
             buf.push(b'}');
         }
