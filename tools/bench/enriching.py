@@ -4,15 +4,16 @@ objects through the same pipeline four ways, interleaved run by run:
 - plain: no GeoIP, no user agents, no rule (the throughput table's own settings): where a
   format has a fast writer (logferry.formats.fast), its lines take the fast path;
 - python: plain, without the fast path (every line through the Python parsers, compiled by
-  mypyc): the path that enrichment and rules run on, since they need the document's dict;
+  mypyc): the path as it was before the fast path, and where Organizations facts, exclusions
+  and lines a fast writer declines still go;
 - enriched: GeoIP (City + ASN databases built here by tools.bench.geodb, a /16 for most public
   first octets) and user agents (ua-parser, Rust resolver) on;
 - drop: plain, plus one drop rule of the kind operators write (ALB health checks, VPC flow
   rejects): the dropped documents are neither serialised nor sent.
 
-Targets (issue 19), against the path they run on (python): enriched ALB keeps at least 0.7x
-its rate; a drop rule is at least as fast as no rule. Against the fast path (plain) the table
-shows the whole price of turning them on.
+Targets (issue 19), against the plain rate (the unenriched pipeline, fast path included):
+enriched ALB keeps at least 0.7x of it; a drop rule is at least as fast as no rule. "x py"
+says the same against the Python path.
 """
 
 from __future__ import annotations
@@ -81,12 +82,12 @@ def bench_enrichment(formats: list[str], size: int, runs: int, report: dict[str,
     databases()  # built once, before the runs
     print(
         f"\nEnrichment and drop rules: {size / MB:.0f} MB per format, median of {runs} runs"
-        " (lines per CPU-second; x py: against the Python path, where targets apply;"
-        " x plain: against the plain path, fast where a format has a fast writer)\n"
+        " (lines per CPU-second; x plain: against the plain rate, where the targets apply;"
+        " x py: against the Python path)\n"
     )
     header = (
-        f"{'format':<11} {'plain l/s':>10} {'python l/s':>10} {'geo+ua l/s':>10} {'x py':>6}"
-        f" met {'x plain':>7} {'drop l/s':>10} {'dropped':>7} {'x py':>6} met {'x plain':>7}"
+        f"{'format':<11} {'plain l/s':>10} {'python l/s':>10} {'geo+ua l/s':>10} {'x plain':>7}"
+        f" met {'x py':>6} {'drop l/s':>10} {'dropped':>7} {'x plain':>7} met {'x py':>6}"
         "  rule"
     )
     print(header)
@@ -115,18 +116,18 @@ def bench_enrichment(formats: list[str], size: int, runs: int, report: dict[str,
             for name, found in measured.items()
             if found
         }
-        enriched = rate["enriched"] / rate["python"]
+        enriched = rate["enriched"] / rate["plain"]
         row: dict[str, Any] = {
             "plain_lines_per_cpu_second": round(rate["plain"]),
             "python_lines_per_cpu_second": round(rate["python"]),
             "enriched_lines_per_cpu_second": round(rate["enriched"]),
             "enriched_ratio": round(enriched, 2),
-            "enriched_to_plain": round(rate["enriched"] / rate["plain"], 2),
+            "enriched_to_python": round(rate["enriched"] / rate["python"], 2),
             "enriched_target_met": enriched >= ENRICHED_RATIO_TARGET,
         }
-        drop_text = dropped_text = ratio_text = met = plain_text = "-"
+        drop_text = dropped_text = ratio_text = met = python_text = "-"
         if "drop" in rate:
-            ratio = rate["drop"] / rate["python"]
+            ratio = rate["drop"] / rate["plain"]
             first = measured["drop"][0]
             share = 1 - first["documents"] / max(1, measured["plain"][0]["documents"])
             row.update(
@@ -134,16 +135,16 @@ def bench_enrichment(formats: list[str], size: int, runs: int, report: dict[str,
                 drop_lines_per_cpu_second=round(rate["drop"]),
                 dropped_share=round(share, 3),
                 drop_ratio=round(ratio, 2),
-                drop_to_plain=round(rate["drop"] / rate["plain"], 2),
+                drop_to_python=round(rate["drop"] / rate["python"], 2),
                 drop_target_met=ratio >= 1.0,
             )
             drop_text, dropped_text = f"{rate['drop']:,.0f}", f"{share:.0%}"
             ratio_text, met = f"{ratio:.2f}x", "yes" if ratio >= 1.0 else "NO"
-            plain_text = f"{rate['drop'] / rate['plain']:.2f}x"
+            python_text = f"{rate['drop'] / rate['python']:.2f}x"
         section[fmt] = row
         print(
             f"{fmt:<11} {rate['plain']:>10,.0f} {rate['python']:>10,.0f} {rate['enriched']:>10,.0f}"
-            f" {enriched:>5.2f}x {'yes' if enriched >= ENRICHED_RATIO_TARGET else 'NO':<3}"
-            f" {rate['enriched'] / rate['plain']:>6.2f}x {drop_text:>10} {dropped_text:>7}"
-            f" {ratio_text:>6} {met:<3} {plain_text:>7}  {DROP_RULES.get(fmt, '-')}"
+            f" {enriched:>6.2f}x {'yes' if enriched >= ENRICHED_RATIO_TARGET else 'NO':<3}"
+            f" {rate['enriched'] / rate['python']:>5.2f}x {drop_text:>10} {dropped_text:>7}"
+            f" {ratio_text:>7} {met:<3} {python_text:>6}  {DROP_RULES.get(fmt, '-')}"
         )
