@@ -5,13 +5,15 @@ It only accelerates. A fast writer takes the plain records it is sure of (printa
 field of the expected shape) and returns `(@timestamp, JSON)`; for any other line it returns
 None and the format's Python parser reads it, which decides whether that line is a document or
 a rejection, and why. The Python parser stays the reference: tests/unit/test_fast_lines.py
-holds every line a writer takes to the Python document (after the cloud facts' fill),
-line by line, on real, generated and mutated lines.
+and tests/fast_files.py hold every line a writer takes to orjson's bytes of the Python
+document after the fills, line by line, on real, generated and mutated lines.
 
-Used only where the document needs nothing else from Python: no drop, sample or exclude rule,
-no GeoIP or user agents, no Organizations facts, no `event.original`
-(`Pipeline.send_lines` decides). Without the library (no cargo where it was built, or
-LOGFERRY_PURE_PYTHON=1) there is no fast path and every line goes through Python.
+What the fills add, the writers add themselves: cloud facts, GeoIP (the same database files)
+and user agents (taught by `learn`, from the documents the Python path fills). Drop and
+sample rules decide on the JSON (logferry.enrich.decision). Organizations facts, field
+exclusions and `event.original` take the Python path (`Pipeline._fast_path` decides).
+Without the library (no cargo where it was built, or LOGFERRY_PURE_PYTHON=1) there is no
+fast path and every line goes through Python.
 """
 
 from __future__ import annotations
