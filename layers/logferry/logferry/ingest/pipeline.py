@@ -359,8 +359,8 @@ class Pipeline:
         Organizations, no field exclusion, no `event.original`), a format's fast writer
         (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes, given
         to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered); drop and
-        sample rules decode the bodies they may hold for. Returns
-        the entries consumed (counted for the watch) and the documents dropped."""
+        sample rules decode the bodies they may hold for. Returns the entries consumed
+        (counted for the watch) and the documents dropped."""
         watch = watch or Unwatched()
         router = router or self.router(fmt)
         take_header, parse_line = lines
