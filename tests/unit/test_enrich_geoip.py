@@ -92,6 +92,15 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
     assert info.currsize == 100 and info.maxsize == 100
 
 
+def test_a_value_too_long_to_be_an_address_gets_no_geo_and_is_never_cached(geoip: GeoIP) -> None:
+    fill = geoip.fill()
+    for n in range(50):
+        doc: dict[str, Any] = {"source": {"ip": f"81.2.69.{n}" + ":" * 40}}
+        fill(doc)
+        assert doc == {"source": {"ip": f"81.2.69.{n}" + ":" * 40}}
+    assert geoip.lookup.cache_info().currsize == 0  # type: ignore[attr-defined]
+
+
 def test_no_database_no_geoip() -> None:
     assert GeoIP.open("", "") is None
 

@@ -63,6 +63,16 @@ def test_the_cache_is_bounded() -> None:
     assert info.currsize == 50
 
 
+def test_long_agents_are_parsed_as_short_ones_but_never_cached() -> None:
+    agents = UserAgents()
+    fill = agents.fill()
+    long = "curl/8.5.0 " + "x" * 3000
+    doc: dict[str, Any] = {"user_agent": {"original": long}}
+    fill(doc)
+    assert doc["user_agent"] == {"original": long, **(agents.parse(long) or {})}
+    assert agents.lookup.cache_info().currsize == 0  # type: ignore[attr-defined]
+
+
 def test_on_by_default_for_formats_with_agents_and_off_with_enrich_none() -> None:
     alb, vpcflow = get_format("alb"), get_format("vpcflow")
     doc: dict[str, Any] = {"user_agent": {"original": "curl/8.5.0"}}

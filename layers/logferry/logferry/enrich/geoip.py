@@ -46,6 +46,11 @@ DOWNLOAD_DIR = Path("/tmp/logferry-geoip")
 # The fields this fill may add (a drop rule on none of them is decided before it).
 FILLS = ("source.geo", "source.as", "destination.geo", "destination.as")
 
+# The longest text an address can be (an IPv6 address with an IPv4 tail): a longer `ip` is no
+# address, gets no geo, and is never a cache key (a hostile object's long values would
+# otherwise fill the cache: 65,536 keys of up to a line's 1 MiB).
+MAX_ADDRESS_TEXT = 45
+
 # What one address gives a document: {"geo": {...}, "as": {...}} (either may be absent).
 Found = dict[str, Any] | None
 
@@ -284,7 +289,7 @@ class GeoIP:
                 endpoint = doc.get(side)
                 if endpoint is not None:
                     address = endpoint.get("ip")
-                    if address is not None:
+                    if address.__class__ is str and len(address) <= MAX_ADDRESS_TEXT:
                         found = lookup(address)
                         if found is not None:
                             _merge(endpoint, found)

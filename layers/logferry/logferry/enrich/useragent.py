@@ -26,6 +26,10 @@ FILLS = ("user_agent.name", "user_agent.version", "user_agent.os", "user_agent.d
 
 # Distinct agent strings kept: ~0.5 KiB each with the key.
 CACHE_SIZE = 16384
+# Longer agent strings are parsed every time, never kept: the cache stays under ~40 MiB
+# whatever an object holds (16,384 keys of up to a line's 1 MiB otherwise). Real ones are
+# a few hundred characters.
+MAX_CACHED_AGENT = 2048
 
 UNKNOWN = "Other"
 
@@ -82,7 +86,7 @@ class UserAgents:
         return found or None
 
     def fill(self) -> Callable[[Source], None]:
-        lookup = self.lookup
+        lookup, parse = self.lookup, self.parse
 
         def add(doc: Source) -> None:
             agent = doc.get("user_agent")
@@ -91,7 +95,7 @@ class UserAgents:
             original = agent.get("original")
             if not original:
                 return
-            found = lookup(original)
+            found = lookup(original) if len(original) <= MAX_CACHED_AGENT else parse(original)
             if found is not None:
                 for name, value in found.items():
                     if name not in agent:

@@ -46,6 +46,9 @@ AgentLookup = Callable[[str], "Source | None"]
 WRITERS = {"alb": "Alb", "nlb": "Nlb", "vpcflow": "VpcFlow"}
 # The writers that add user agents' fields themselves, as they are taught them.
 AGENT_WRITERS = frozenset({"alb"})
+# Longer agent strings are not taught (a writer keeps up to 16,384 of them: ~32 MiB at most,
+# not a line's 1 MiB each): their lines stay declined, and Python fills them.
+MAX_TAUGHT_AGENT = 2048
 
 
 def available() -> bool:
@@ -107,7 +110,7 @@ def _agent_teacher(writer: Any, lookup: AgentLookup) -> Learn:
     def learn(doc: Source) -> None:
         agent = doc.get("user_agent")
         original = agent.get("original") if isinstance(agent, dict) else None
-        if isinstance(original, str):
+        if isinstance(original, str) and len(original) <= MAX_TAUGHT_AGENT:
             found = lookup(original) if original else None
             writer.agent(original, b"," + dumps(found)[1:-1] if found else b"")
 

@@ -24,6 +24,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::json;
 
+/// The longest text an address can be (IPv6 with an IPv4 tail).
+const MAX_ADDRESS_TEXT: usize = 45;
 /// Addresses remembered per writer (logferry.enrich.geoip.CACHE_SIZE): then all forgotten.
 const CACHE_SIZE: usize = 65536;
 /// Database files kept open per process: the S3 copies get a new path per ETag, so a
@@ -61,6 +63,11 @@ impl Geo {
     /// The members the fill appends to an endpoint of address `ip` (empty: none), or None to
     /// decline the line.
     pub fn members(&mut self, ip: &str) -> Option<&[u8]> {
+        // No address is longer (logferry.enrich.geoip.MAX_ADDRESS_TEXT): no geo, and never a
+        // cache key, so a hostile object's long values cannot fill the cache.
+        if ip.len() > MAX_ADDRESS_TEXT {
+            return Some(&[]);
+        }
         if !self.cache.contains_key(ip) {
             if self.cache.len() >= CACHE_SIZE {
                 self.cache.clear();
