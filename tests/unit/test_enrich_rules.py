@@ -256,3 +256,13 @@ def test_a_rule_that_holds_for_a_document_may_hold_for_its_json(
     doc = {"x": {"v": value}}
     if not keep(doc, "x-1"):
         assert may_hold(orjson.dumps(doc)), (value, wanted, op)
+
+
+def test_each_decision_is_compiled_once_per_source() -> None:
+    from logferry.enrich import FILLED
+
+    rules = Rules(parse_drop("alb:url.path=/health"), parse_sample("alb:0.5"))
+    assert rules.for_source("alb") is rules.for_source("alb")
+    assert rules.split("alb", FILLED) is rules.split("alb", FILLED)
+    assert rules.on_json("alb") is rules.on_json("alb")
+    assert rules.for_source("vpcflow") is None

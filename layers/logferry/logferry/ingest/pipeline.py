@@ -462,8 +462,10 @@ class Pipeline:
         or no fast path)."""
         assert self.enrichment is not None
         facts = self.enrichment.fast_facts(ref.key, fmt)
+        if ctx.keep_original or facts is None:
+            return lines, None, None, None
         on_json = self.enrichment.json_decisions_for(fmt)
-        if ctx.keep_original or facts is None or (ruled and on_json is None):
+        if ruled and on_json is None:
             return lines, None, None, None
         lines, fast, learn = fast_lines(
             fmt.name, lines, facts.account, facts.region, facts.agents, geoip=facts.geoip
