@@ -261,6 +261,23 @@ GEO: Mapping = obj(
 )
 AUTONOMOUS_SYSTEM: Mapping = obj(number=LONG, organization=obj(name=KEYWORD))
 
+
+def _endpoint() -> Mapping:
+    """ECS source.* and destination.*; geo and as: where a public address is
+    (logferry.enrich.geoip). A new dict each call: formats' mappings are merged into a deep
+    copy, which would keep one dict shared by both sides."""
+    return obj(
+        ip=IP,
+        port=INTEGER,
+        address=KEYWORD,
+        domain=KEYWORD,
+        bytes=LONG,
+        packets=LONG,
+        geo=GEO,
+        **{"as": AUTONOMOUS_SYSTEM},
+    )
+
+
 # ECS fields more than one format writes: declared once, so every format agrees on the types.
 COMMON_MAPPING: Mapping = {
     "@timestamp": DATE,
@@ -275,27 +292,8 @@ COMMON_MAPPING: Mapping = {
         duration=LONG,
         original={"type": "text", "index": False},
     ),
-    # geo and as: where a public address is (logferry.enrich.geoip).
-    "source": obj(
-        ip=IP,
-        port=INTEGER,
-        address=KEYWORD,
-        domain=KEYWORD,
-        bytes=LONG,
-        packets=LONG,
-        geo=GEO,
-        **{"as": AUTONOMOUS_SYSTEM},
-    ),
-    "destination": obj(
-        ip=IP,
-        port=INTEGER,
-        address=KEYWORD,
-        domain=KEYWORD,
-        bytes=LONG,
-        packets=LONG,
-        geo=GEO,
-        **{"as": AUTONOMOUS_SYSTEM},
-    ),
+    "source": _endpoint(),
+    "destination": _endpoint(),
     "network": obj(transport=KEYWORD, iana_number=KEYWORD, bytes=LONG, packets=LONG),
     "tls": obj(
         version=KEYWORD,
