@@ -17,18 +17,18 @@ from typing import Any
 
 import orjson
 
-from logferry.enrich.cloud import CloudFacts
+from logferry.enrich import Enrichment
 from logferry.enrich.geoip import DatabaseFile, GeoIP
-from logferry.enrich.useragent import UserAgents
 from logferry.formats import fast, get_format
 from logferry.ingest.reader import LineReader
-from logferry.model import ObjectRef, ParseContext, Source
+from logferry.model import ObjectRef, ParseContext
 
 
 class Pair:
-    """One object read both ways: the Python parser (and the enrichment's fills, in its order:
-    cloud facts, GeoIP, user agents) and the fast writer, with the same facts. `geoip`: a
-    GeoIP, or the (City, ASN) database paths, either None; the writer reads the same files."""
+    """One object read both ways: the Python parser with the pipeline's enrichment (its fill
+    of the object: cloud facts, GeoIP, user agents) and the fast writer with what the same
+    enrichment says a writer adds (`Enrichment.fast_facts`). `geoip`: a GeoIP, or the (City,
+    ASN) database paths, either None."""
 
     def __init__(
         self,
@@ -39,29 +39,22 @@ class Pair:
         geoip: GeoIP | tuple[str | None, str | None] | None = None,
     ) -> None:
         fmt = get_format(name)
-        ctx = ParseContext(ObjectRef("bucket", f"x/{name}.log"))
+        key = f"x/{name}.log"  # no account in the key: the prefix below gives the object's
+        ctx = ParseContext(ObjectRef("bucket", key))
         lines = fmt.line_parser(LineReader(io.BytesIO(b"")), ctx)
         assert lines is not None
-        cloud = CloudFacts(account, region)
         if isinstance(geoip, tuple):
             city, asn = geoip
             geoip = GeoIP(DatabaseFile(city) if city else None, DatabaseFile(asn) if asn else None)
-        geo_fill = geoip.fill() if geoip is not None else None
-        self.agents = UserAgents() if agents else None
-        agent_fill = self.agents.fill() if self.agents else None
-
-        def fill(doc: Source) -> None:
-            cloud(doc)
-            if geo_fill is not None:
-                geo_fill(doc)
-            if agent_fill is not None:
-                agent_fill(doc)
-
+        prefixes = (("x/", account, region),) if account else ()
+        enrichment = Enrichment(prefixes, geoip=geoip, user_agents=agents)
+        fill = enrichment.for_object(key, fmt)
+        assert fill is not None
         self.fill = fill
-        lookup = self.agents.lookup if self.agents else None
-        paths = None if geoip is None else (_path(geoip.city), _path(geoip.asn))
+        facts = enrichment.fast_facts(key, fmt)
+        assert facts is not None and (facts.account, facts.region) == (account, region)
         (self.take_header, self.parse_line), writer, self.learn = fast.fast_lines(
-            name, lines, account, region, lookup, geoip=paths
+            name, lines, facts.account, facts.region, facts.agents, geoip=facts.geoip
         )
         assert writer is not None, f"no fast writer for {name}"
         self.writer = writer
@@ -91,13 +84,6 @@ class Pair:
         if timestamp != doc["@timestamp"]:
             return f"timestamp {timestamp!r}, Python's is {doc['@timestamp']!r}"
         return None
-
-
-def _path(database: DatabaseFile | None) -> str | None:
-    """The local file a database's reader reads (its location, for a local one)."""
-    if database is None:
-        return None
-    return database.path or database.location
 
 
 def main(argv: list[str]) -> None:

@@ -79,9 +79,7 @@ def test_without_ids_a_redelivery_is_counted_as_possible_duplicates(
     assert emf_sums(capsys.readouterr().out)["DocumentsPossiblyDuplicated"] == 20
     assert count(os_client, index_prefix)[0] == 40  # the window the time-series design leaves
     # One index per source: the collection's lifecycle policy keeps it, not its name.
-    assert {
-        row["index"] for row in os_client.cat.indices(index=f"{index_prefix}-*", format="json")
-    } == {f"{index_prefix}-nlb"}
+    assert index_names(os_client, index_prefix) == {f"{index_prefix}-nlb"}
 
 
 def test_the_layout_cuts_the_indices_the_pipeline_writes(
@@ -90,9 +88,7 @@ def test_the_layout_cuts_the_indices_the_pipeline_writes(
     setup.wiring.put(NLB_KEY, gz("\n".join(nlb_line(n) for n in range(5)) + "\n"))
     setup.wiring.receive()
     deliver(setup, "1", LOGFERRY_INDEX_LAYOUT="nlb=month:1")
-    assert {
-        row["index"] for row in os_client.cat.indices(index=f"{index_prefix}-*", format="json")
-    } == {f"{index_prefix}-nlb-2026.11"}
+    assert index_names(os_client, index_prefix) == {f"{index_prefix}-nlb-2026.11"}
 
 
 def test_a_search_collection_keeps_the_ids_and_a_redelivery_overwrites(
@@ -107,3 +103,7 @@ def test_a_search_collection_keeps_the_ids_and_a_redelivery_overwrites(
     total, ids = count(os_client, index_prefix)
     assert total == 20
     assert all(doc_id.startswith(again.ref.identity) for doc_id in ids)
+
+
+def index_names(os_client: Any, index_prefix: str) -> set[str]:
+    return {row["index"] for row in os_client.cat.indices(index=f"{index_prefix}-*", format="json")}

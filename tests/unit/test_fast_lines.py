@@ -119,6 +119,21 @@ def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObj
     assert (problem := pair.differs(line)) is None, problem
 
 
+def _recording_writers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The fast writers the pipeline makes from now on (None where it makes none)."""
+    import logferry.ingest.pipeline as pipeline_module
+
+    writers: list[object] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        lines, writer, learn = fast.fast_lines(*args, **kwargs)
+        writers.append(writer)
+        return lines, writer, learn
+
+    monkeypatch.setattr(pipeline_module, "fast_lines", recorded)
+    return writers
+
+
 def _ingest(path: Path, name: str, **settings_of: Any) -> tuple[list[bytes], Any]:
     from logferry.config import Settings
     from logferry.ingest.deadletter import StreamDeadLetters
@@ -165,16 +180,7 @@ def test_the_pipeline_sends_the_same_bodies_with_and_without_the_fast_path(
     path.write_text("\n".join([*lines, "broken line", "", *lines[:50]]) + "\n")
     drop, sample = RULES[name]
     rules = {"drop": parse_drop(drop), "sample": parse_sample(sample)} if ruled else {}
-    import logferry.ingest.pipeline as pipeline_module
-
-    writers: list[object] = []
-
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        lines, writer, learn = fast.fast_lines(*args, **kwargs)
-        writers.append(writer)
-        return lines, writer, learn
-
-    monkeypatch.setattr(pipeline_module, "fast_lines", recorded)
+    writers = _recording_writers(monkeypatch)
     fast_bodies, fast_result = _ingest(path, name, **rules)
     assert writers and all(writers), "the fast path was not taken"
     monkeypatch.setattr(fast, "_lines", None)
@@ -214,7 +220,9 @@ def test_alb_with_user_agents_sends_the_same_bodies_with_and_without_the_fast_pa
     path = tmp_path / "AWSLogs/123456789012/alb.log"
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(corpus("alb")) + "\n")
+    writers = _recording_writers(monkeypatch)
     fast_bodies, fast_result = _ingest(path, "alb", enrich=("user_agent",))
+    assert writers and all(writers), "the fast path was not taken"
     monkeypatch.setattr(fast, "_lines", None)
     slow_bodies, slow_result = _ingest(path, "alb", enrich=("user_agent",))
     assert fast_result.documents == slow_result.documents > 1000
@@ -431,7 +439,9 @@ def test_with_geoip_on_the_pipeline_sends_the_same_bodies_with_and_without_the_f
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(corpus(name)) + "\n")
     on = {"enrich": ("geoip", "user_agent"), "geoip_city_db": city, "geoip_asn_db": asn}
+    writers = _recording_writers(monkeypatch)
     fast_bodies, fast_result = _ingest(path, name, **on)
+    assert writers and all(writers), "the fast path was not taken"
     monkeypatch.setattr(fast, "_lines", None)
     slow_bodies, slow_result = _ingest(path, name, **on)
     assert fast_result.documents == slow_result.documents > 1000
