@@ -77,7 +77,9 @@ class Pair:
         if written is None:
             return None
         self.taken += 1
-        timestamp, body = written
+        timestamp, body, verdict = written
+        if verdict != 0:
+            return f"verdict {verdict} without rules"
         expected = orjson.dumps(doc)
         if body != expected:
             return f"wrote {body!r}, Python's is {expected!r}"

@@ -223,13 +223,21 @@ def test_drops_on_record_fields_are_decided_before_the_fill_and_the_rest_after()
 
 
 VALUES = st.one_of(
-    st.sampled_from(["ACCEPT", "443", "0443", "true", "None", "nan", "1.5", "-5", "a b", "é"]),
+    st.sampled_from(
+        ["ACCEPT", "443", "0443", "true", "None", "nan", "1.5", "-5", "a b", "é", "{}", "[]"]
+    ),
     st.integers(-1000, 100000),
     st.booleans(),
     st.none(),
-    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e16, 1e-05, 1.5, 0.0001, 123456789012345.6, -0.0]),
     st.text(max_size=6),
 )
+# What a rule may ask for: text, numbers of every spelling str() has, booleans, patterns.
+WANTED = [
+    *("ACCEPT", "443", "0443", "true", "false", "None", "nan", "inf", "1.5", "-5", "-0.0"),
+    *("1e+16", "1e-05", "0.0001", "1_000", "{}", "[]", "a b", "4*", "x"),
+]
 
 
 @settings(max_examples=examples(400), deadline=None)
@@ -239,23 +247,34 @@ VALUES = st.one_of(
         st.lists(VALUES, max_size=3),
         st.dictionaries(st.text(max_size=2), VALUES, max_size=2),
     ),
-    wanted=st.sampled_from(
-        ["ACCEPT", "443", "0443", "true", "None", "nan", "1.5", "-5", "4*", "x"]
-    ),
+    wanted=st.sampled_from(WANTED),
     op=st.sampled_from(["=", "!="]),
 )
-def test_a_rule_that_holds_for_a_document_may_hold_for_its_json(
+def test_a_document_a_condition_holds_for_holds_one_of_its_needles(
     value: Any, wanted: str, op: str
 ) -> None:
-    """The fast path decodes only the bodies `may_hold` lets through: whenever a rule holds for
-    a document, it must let its JSON through."""
-    rules = Rules(parse_drop(f"alb:x.v{op}{wanted}"))
-    on_json = rules.on_json("alb")
-    assert on_json is not None
-    keep, may_hold = on_json
+    """The fast path's writers read only the bodies holding one of each condition's needles:
+    whenever a rule holds for a document, its JSON must hold one."""
+    (rule,) = parse_drop(f"alb:x.v{op}{wanted}")
+    keep = Rules((rule,)).for_source("alb")
+    assert keep is not None
     doc = {"x": {"v": value}}
-    if not keep(doc, "x-1"):
-        assert may_hold(orjson.dumps(doc)), (value, wanted, op)
+    needles = rule.conditions[0].needles
+    if needles and not keep(doc, "x-1"):
+        body = orjson.dumps(doc)
+        assert any(needle in body for needle in needles), (value, wanted, op, needles)
+
+
+def test_needles_are_the_members_a_value_may_be_written_as() -> None:
+    def needles(condition: str) -> tuple[bytes, ...]:
+        return parse_drop(f"alb:{condition}")[0].conditions[0].needles
+
+    assert needles("url.path=/healthz") == (b'"path":"/healthz"', b'"path":[')
+    assert needles("destination.port=0443") == (b'"port":"0443"', b'"port":[', b'"port":443')
+    assert needles("tls.version=1.2")[-1] == b'"version":1.2'
+    assert needles("x.on=true")[-1] == b'"on":true'
+    for none in ("x=1e+16", "x=nan", "x=-inf", "x=a*", "x!=a", "x<5", 'x=a"b', "x={}", "x=é"):
+        assert needles(none) == (), none
 
 
 def test_each_decision_is_compiled_once_per_source() -> None:

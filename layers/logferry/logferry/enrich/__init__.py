@@ -33,7 +33,7 @@ from ..formats.base import LogFormat
 from ..formats.fast import AgentLookup
 from . import cloud, geoip, useragent
 from .cloud import CloudFacts, Fill, object_account
-from .decision import Drop, Keep, MayHold, Rules
+from .decision import Drop, JsonDecision, Keep, Rules
 from .geoip import GeoIP
 from .organizations import Organizations
 from .useragent import UserAgents
@@ -58,8 +58,8 @@ __all__ = [
     "Enrichment",
     "FastFacts",
     "Fill",
+    "JsonDecision",
     "Keep",
-    "MayHold",
 ]
 
 # What LOGFERRY_ENRICH may name.
@@ -182,10 +182,9 @@ class Enrichment:
         """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""
         return self.rules.for_source(fmt.name) if self.rules else None
 
-    def json_decisions_for(self, fmt: LogFormat) -> tuple[Keep, MayHold] | None:
+    def json_decisions_for(self, fmt: LogFormat) -> JsonDecision | None:
         """The rules on documents that are JSON already (the fast path's: logferry.formats.
-        fast), and what tells which bodies they surely leave alone; None: no rule, or
-        exclusions (then no fast path)."""
+        fast); None: no rule, or exclusions (then no fast path)."""
         return self.rules.on_json(fmt.name) if self.rules else None
 
     def decisions_for(self, fmt: LogFormat) -> tuple[Drop | None, Keep | None]:

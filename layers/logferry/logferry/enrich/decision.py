@@ -14,10 +14,12 @@ independently. Python's `hash()` was rejected (salted per process), and so was a
 invocation.
 
 On the fast path (logferry.formats.fast) a document is JSON before it is a dict: `on_json`
-decides there, decoding only the bodies that hold every needle of some rule (the JSON text a
-matching value must leave, `Condition.needle`); a rule without one decodes every body, and a
-source with exclusions takes the Python path. Needles may let through documents the rule
-does not match (the rule then decides), never hold back one it does (a property test).
+gives the rules to its writers (logferry.formats._lines.Rules, layers/native/lines/src/
+rules.rs), which decide on the JSON they have just written and add a verdict to each line:
+KEEP, DROP, SAMPLE + k (sample rule k holds: the id decides, here) or UNDECIDED (a value whose
+meaning is Python's to say: the body is decoded and `keep` decides). A source with exclusions
+takes the Python path. The writers read only the bodies holding one of each condition's
+`needles` (a property test holds needles to rules, another the writers' verdicts to `keep`).
 
 Exclusion copies each dict on a removed field's path before removing it: enrichment shares
 read-only dicts among documents (logferry.enrich.cloud, .geoip), which must stay whole.
@@ -30,8 +32,9 @@ rule (0.87-0.90x of no rule at 11% dropped); compiled, ~0.35 us out of the loop,
 (`python -m tools.bench --size-mb 20 --runs 5`, on the Python path: ALB's `/healthz` rule
 1.00-1.01x of no rule, VPC flow's accepted-HTTPS rule 0.99-1.03x across three runs). A dropped
 VPC flow record saves ~1 us there, so a rule pays for itself from ~10% dropped. On the fast
-path a record costs ~2 us in all and a decoded body ~1 us: rules cost what they decode (ALB's
-`/healthz` 0.98x, VPC flow's rule, whose needles a quarter of the records hold, 0.64x). A
+path a record costs ~2 us in all: rules decided in Python on the writers' JSON (decoding the
+bodies holding a needle, ~1 us each) cost ALB's `/healthz` rule 0.98x and VPC flow's 0.64x of
+no rule; decided by the writers, FIGURES. A
 table of closures walked by a loop was rejected: it is the first version. Generated code sees
 validated field names and repr()'d literals only.
 """
@@ -39,8 +42,11 @@ validated field names and repr()'d literals only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from hashlib import blake2b
 from typing import Any
+
+import orjson
 
 from ..model import Source
 from .rules import Condition, Rule
@@ -49,8 +55,11 @@ from .rules import Condition, Rule
 Keep = Callable[[Source, str], bool]
 # A drop decided on the record alone, before enrichment: True = dropped.
 Drop = Callable[[Source], bool]
-# Whether a rule may hold for a document, from its JSON: False = surely not (see `needle`).
-MayHold = Callable[[bytes], bool]
+# A fast writer's verdict on the document it wrote (layers/native/lines/src/rules.rs).
+KEEP, DROP, UNDECIDED, SAMPLE = 0, 1, 2, 3
+# One condition as the writers take it: path, op, value, a whole number's digits, the bound
+# of `<`/`>`, needles.
+NativeCondition = tuple[tuple[str, ...], str, str, "str | None", "float | None", tuple[bytes, ...]]
 
 _MISSING = object()
 
@@ -155,23 +164,6 @@ class _Compiler:
         found: Drop = self.define("drop")
         return found
 
-    def may_hold(self, rules: list[Rule]) -> MayHold:
-        """`may_hold(body) -> bool`: whether any of the rules may hold for the document whose
-        JSON `body` is (each rule: all its conditions' needles are in it)."""
-        self.lines.append("def may_hold(body):")
-        for rule in rules:
-            needles = [
-                needle for condition in rule.conditions if (needle := condition.needle) is not None
-            ]
-            if not needles:
-                self.lines.append("    return True")
-                break
-            test = " and ".join(f"{needle!r} in body" for needle in needles)
-            self.lines += [f"    if {test}:", "        return True"]
-        self.lines.append("    return False")
-        found: MayHold = self.define("may_hold")
-        return found
-
     def keep(
         self,
         drops: list[Rule],
@@ -241,14 +233,11 @@ class Rules:
         )
         return found
 
-    def on_json(self, source: str) -> tuple[Keep, MayHold] | None:
-        """The decision for documents of this source that are JSON already (the fast path's):
-        the rules, and the test of a body that tells when they surely do not hold, so that
-        only the others are decoded. None when the source excludes fields (every kept
-        document would change: nothing to gain)."""
-        found: tuple[Keep, MayHold] | None = self._once(
-            "json", source, lambda: self._on_json(source)
-        )
+    def on_json(self, source: str) -> JsonDecision | None:
+        """The decision for documents of this source that are JSON already (the fast path's).
+        None when no rule names the source, or when it excludes fields (every kept document
+        would change: nothing to gain)."""
+        found: JsonDecision | None = self._once("json", source, lambda: self._on_json(source))
         return found
 
     def _split(self, source: str, filled: tuple[str, ...]) -> tuple[Drop | None, Keep | None]:
@@ -260,14 +249,19 @@ class Rules:
                 (later if touched else first).append(rule)
         return (_Compiler().drop(first) if first else None), self._keep(source, later)
 
-    def _on_json(self, source: str) -> tuple[Keep, MayHold] | None:
+    def _on_json(self, source: str) -> JsonDecision | None:
         if any(name == source for name, _ in self.exclude):
             return None
-        rules = [rule for rule in (*self.drop, *self.sample) if rule.source == source]
         keep = self.for_source(source)
         if keep is None:
             return None
-        return keep, _Compiler().may_hold(rules)
+        samples = [rule for rule in self.sample if rule.source == source]
+        return JsonDecision(
+            keep,
+            tuple(_native(rule) for rule in self.drop if rule.source == source),
+            tuple(_native(rule) for rule in samples),
+            tuple(rule.fraction for rule in samples),
+        )
 
     def _keep(self, source: str, drops: list[Rule]) -> Keep | None:
         samples = [rule for rule in self.sample if rule.source == source]
@@ -280,6 +274,42 @@ class Rules:
         if not (drops or samples or paths):
             return None
         return _Compiler().keep(drops, samples, paths)
+
+
+@dataclass(frozen=True)
+class JsonDecision:
+    """A source's rules on the fast path: each drop and sample rule's conditions as the
+    writers take them (logferry.formats._lines.Rules), and the decision on a verdict."""
+
+    keep: Keep
+    drops: tuple[tuple[NativeCondition, ...], ...]
+    samples: tuple[tuple[NativeCondition, ...], ...]
+    fractions: tuple[float, ...]
+
+    def keeps(self, verdict: int, body: bytes, doc_id: str) -> bool:
+        """Whether the document a writer wrote, with a verdict other than KEEP, is indexed."""
+        if verdict == DROP:
+            return False
+        if verdict >= SAMPLE:
+            return sampled_in(doc_id, self.fractions[verdict - SAMPLE])
+        return self.keep(orjson.loads(body), doc_id)
+
+
+def _native(rule: Rule) -> tuple[NativeCondition, ...]:
+    found = []
+    for condition in rule.conditions:
+        number = condition.whole_number()
+        found.append(
+            (
+                condition.path,
+                condition.op,
+                condition.value,
+                None if number is None else str(number),
+                float(condition.value) if condition.op in ("<", ">") else None,
+                condition.needles,
+            )
+        )
+    return tuple(found)
 
 
 def _overlap(field: str, other: str) -> bool:

@@ -92,23 +92,31 @@ class Condition:
         return equal
 
     @property
-    def needle(self) -> bytes | None:
-        """Bytes that the JSON of every document meeting this condition contains, or None
-        (no such bytes known: a pattern, `!=`, `<`, `>`, or a value whose JSON form is not
-        itself). A text value matches a string field (written as itself when it needs no
-        escaping), a whole number's text (its digits: `0443` as 443), a boolean (`true`) or
-        a list item of those. Excluded: values that a non-JSON text could equal, `None` and
-        `nan`/`inf` (a null's or a float's text) and those starting `{`, `[` or `'` (a dict's
-        or a list's), and anything with a space, a quote or a backslash."""
+    def needles(self) -> tuple[bytes, ...]:
+        """JSON members, one of which the JSON of every document meeting this condition holds
+        (empty: none known), for the fast path (logferry.formats._lines.Rules). For `=` of a
+        plain value, the field's last key with the value as a string (`"path":"/healthz"`),
+        with a list (`"path":[`, whatever its items) and, where a number's or a boolean's text
+        may be the value, with that (`"port":443`, a prefix of `"port":4431` too; `"on":true`).
+        orjson writes those texts as str() does, exponents aside (`1e16`, str `1e+16`), so a
+        value with an exponent, `inf` or `nan` has none; nor has a pattern, `!=`, `<`, `>`,
+        text JSON escapes (a quote, a backslash, non-printable or non-ASCII) or a value
+        starting `{` (a dict's text)."""
         value = self.value
         if self.op != "=" or self.pattern or not value or not value.isascii():
-            return None
-        if not value.isprintable() or any(c in value for c in " \"'{["):
-            return None
-        if value.lower().lstrip("+-") in ("none", "nan", "inf", "infinity"):
-            return None
-        number = self.whole_number()
-        return str(number if number is not None else value).encode()
+            return ()
+        if not value.isprintable() or '"' in value or "\\" in value or value[0] == "{":
+            return ()
+        key = b'"' + self.path[-1].encode() + b'":'
+        found = [key + b'"' + value.encode() + b'"', key + b"["]
+        if _number(value) is not None:
+            if any(letter in value.lower() for letter in "ein"):  # 1e+16, inf, nan
+                return ()
+            number = self.whole_number()
+            found.append(key + str(value if number is None else number).encode())
+        elif value in ("true", "false"):
+            found.append(key + value.encode())
+        return tuple(found)
 
     @property
     def pattern(self) -> bool:

@@ -9,9 +9,9 @@ and tests/fast_files.py hold every line a writer takes to orjson's bytes of the 
 document after the fills, line by line, on real, generated and mutated lines.
 
 What the fills add, the writers add themselves: cloud facts, GeoIP (the same database files)
-and user agents (taught by `learn`, from the documents the Python path fills). Drop and
-sample rules decide on the JSON (logferry.enrich.decision). Organizations facts, field
-exclusions and `event.original` take the Python path (`Pipeline._fast_path` decides).
+and user agents (taught by `learn`, from the documents the Python path fills); they decide
+drop and sample rules on the JSON they write (logferry.enrich.decision). Organizations facts,
+field exclusions and `event.original` take the Python path (`Pipeline._fast_path` decides).
 Without the library (no cargo where it was built, or LOGFERRY_PURE_PYTHON=1) there is no
 fast path and every line goes through Python.
 """
@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..model import Source
 from .base import LineParser
+
+if TYPE_CHECKING:  # logferry.enrich imports this module
+    from ..enrich.decision import JsonDecision
 
 try:
     if os.environ.get("LOGFERRY_PURE_PYTHON"):
@@ -34,8 +37,9 @@ try:
 except ImportError:
     _lines = None
 
-# A line's `(@timestamp, document JSON)`, or None: the Python parser's to read.
-FastLine = Callable[[str], "tuple[str, bytes] | None"]
+# A line's `(@timestamp, document JSON, verdict)` (the rules', logferry.enrich.decision: 0,
+# KEEP, without rules), or None: the Python parser's to read.
+FastLine = Callable[[str], "tuple[str, bytes, int] | None"]
 
 # Takes a document the Python path made (and filled): what a writer learns from it.
 Learn = Callable[[Source], None]
@@ -73,6 +77,7 @@ def fast_lines(
     agents: AgentLookup | None = None,
     *,
     geoip: tuple[str | None, str | None] | None = None,
+    rules: JsonDecision | None = None,
 ) -> tuple[LineParser, FastLine | None, Learn | None]:
     """The object's line parser, its fast writer (None: none for this format, or no library)
     with the object's cloud facts, and what the writer learns from the documents of the
@@ -80,11 +85,14 @@ def fast_lines(
     to the writer as they are taken. With `agents` (user agents on), a writer that adds
     their fields declines each agent string until taught it by `learn`; a writer that does
     not, is none. With `geoip` (the local paths of GeoIP's City and ASN databases, either
-    None), the writer adds the endpoints' geo and as itself, from the same files."""
+    None), the writer adds the endpoints' geo and as itself, from the same files. With
+    `rules`, it adds its verdict on each document."""
     kind = WRITERS.get(name)
     if _lines is None or kind is None or (agents is not None and name not in AGENT_WRITERS):
         return lines, None, None
     options: dict[str, Any] = {} if geoip is None else {"geoip": geoip}
+    if rules is not None:
+        options["rules"] = _lines.Rules(rules.drops, rules.samples)
     writer: Any = getattr(_lines, kind)(account, region, *((True,) if agents else ()), **options)
     take_header, parse_line = lines
     if take_header is not None and hasattr(writer, "header"):

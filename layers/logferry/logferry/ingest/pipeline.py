@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ..config import Settings
-from ..enrich import Drop, Enrichment, Fill, Keep, MayHold
+from ..enrich import Drop, Enrichment, Fill, Keep
 from ..formats import (
     FORMATS,
     MAIL_LOOKAHEAD,
@@ -120,6 +120,11 @@ def _as_text(source: Source) -> str:
 
 def _unwritable(position: int, source: Source, exc: Exception) -> Rejection:
     return Rejection(position, f"document cannot be written as JSON: {exc}", str(source)[:2048])
+
+
+def _unruled(verdict: int, body: bytes, doc_id: str) -> bool:
+    """The decision on a fast writer's verdict without rules: there is none (KEEP, 0)."""
+    return True
 
 
 @dataclass
@@ -358,9 +363,9 @@ class Pipeline:
         document needs nothing from Python but its cloud facts, GeoIP and user agents (no
         Organizations, no field exclusion, no `event.original`), a format's fast writer
         (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes, given
-        to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered); drop and
-        sample rules decode the bodies they may hold for. Returns the entries consumed
-        (counted for the watch) and the documents dropped."""
+        to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered); the
+        writer decides drop and sample rules too (its verdict: logferry.enrich.decision).
+        Returns the entries consumed (counted for the watch) and the documents dropped."""
         watch = watch or Unwatched()
         router = router or self.router(fmt)
         take_header, parse_line = lines
@@ -370,7 +375,7 @@ class Pipeline:
         dumps = orjson.dumps
         fill = self.fill(ref, fmt)
         drop_first, keep = self.decisions(fmt)
-        (take_header, parse_line), fast, learn, on_json = self._fast_path(
+        (take_header, parse_line), fast, learn, keeps = self._fast_path(
             ref, fmt, ctx, lines, ruled=keep is not None or drop_first is not None
         )
         if add_numbered is None:
@@ -392,14 +397,13 @@ class Pipeline:
                     if index is not None:
                         consumed += 1
                         body = written[1]
-                        # Rules read the document only where they may hold.
-                        if on_json is not None and on_json[1](body):
-                            source = orjson.loads(body)
+                        if written[2]:  # a rule's verdict: see logferry.enrich.decision
                             doc_id = id_prefix + str(lineno)
-                            if not on_json[0](source, doc_id):
+                            if not keeps(written[2], body, doc_id):
                                 drops += 1
                                 if dropped is not None:
-                                    dropped(index, doc_id, Document(source, lineno))
+                                    doc = Document(orjson.loads(body), lineno)
+                                    dropped(index, doc_id, doc)
                                 continue
                         add_numbered(index, lineno, body)
                         continue
@@ -455,22 +459,25 @@ class Pipeline:
 
     def _fast_path(
         self, ref: ObjectRef, fmt: LogFormat, ctx: ParseContext, lines: LineParser, ruled: bool
-    ) -> tuple[LineParser, FastLine | None, Learn | None, tuple[Keep, MayHold] | None]:
+    ) -> tuple[LineParser, FastLine | None, Learn | None, Callable[[int, bytes, str], bool]]:
         """For `send_lines`: the object's line parser, its fast writer and what the writer
         learns (None, None when the documents need more than it writes: Organizations,
-        exclusions, `event.original`), and the rules' decision on JSON bodies (None: no rule,
-        or no fast path)."""
+        exclusions, `event.original`), and the decision on a writer's verdict."""
         assert self.enrichment is not None
         facts = self.enrichment.fast_facts(ref.key, fmt)
-        if ctx.keep_original or facts is None:
-            return lines, None, None, None
-        on_json = self.enrichment.json_decisions_for(fmt)
-        if ruled and on_json is None:
-            return lines, None, None, None
+        decision = self.enrichment.json_decisions_for(fmt)
+        if ctx.keep_original or facts is None or (ruled and decision is None):
+            return lines, None, None, _unruled
         lines, fast, learn = fast_lines(
-            fmt.name, lines, facts.account, facts.region, facts.agents, geoip=facts.geoip
+            fmt.name,
+            lines,
+            facts.account,
+            facts.region,
+            facts.agents,
+            geoip=facts.geoip,
+            rules=decision,
         )
-        return lines, fast, learn, on_json if fast is not None else None
+        return lines, fast, learn, _unruled if decision is None else decision.keeps
 
     def _ingest_lines(
         self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None

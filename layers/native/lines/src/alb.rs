@@ -18,6 +18,7 @@ use pyo3::types::{PyBytes, PyString};
 
 use crate::geo::Geo;
 use crate::json::{self, Json};
+use crate::rules::{self, Rules};
 use crate::time;
 
 /// The widest layout known (2026); shorter lines read as if padded with null markers.
@@ -43,6 +44,8 @@ pub struct Alb {
     agents: Option<HashMap<String, Vec<u8>>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
+    /// Drop and sample rules, decided on each document written (crate::rules).
+    rules: Option<Py<Rules>>,
 }
 
 /// Agent strings remembered at most (logferry.enrich.useragent.CACHE_SIZE): then forgotten.
@@ -53,12 +56,13 @@ impl Alb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
     #[new]
-    #[pyo3(signature = (account=None, region=None, agents=false, *, geoip=None))]
+    #[pyo3(signature = (account=None, region=None, agents=false, *, geoip=None, rules=None))]
     fn new(
         account: Option<String>,
         region: Option<String>,
         agents: bool,
         geoip: Option<(Option<String>, Option<String>)>,
+        rules: Option<Py<Rules>>,
     ) -> Self {
         let mut cloud = b"\"cloud\":".to_vec();
         cloud.extend(json::cloud_object(account.as_deref(), region.as_deref()));
@@ -67,6 +71,7 @@ impl Alb {
             out: Json::new(),
             agents: agents.then(HashMap::new),
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
+            rules,
         }
     }
 
@@ -80,14 +85,19 @@ impl Alb {
         }
     }
 
-    /// `(@timestamp, document JSON)` of a record, or None: the Python parser's to read.
+    /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
     fn line<'py>(
         &mut self,
         py: Python<'py>,
         line: &str,
-    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>)> {
+    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
         let time = self.write(line)?;
-        Some((PyString::new(py, time), PyBytes::new(py, &self.out.buf)))
+        let verdict = rules::verdict(&self.rules, &self.out.buf);
+        Some((
+            PyString::new(py, time),
+            PyBytes::new(py, &self.out.buf),
+            verdict,
+        ))
     }
 }
 

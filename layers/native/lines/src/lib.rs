@@ -1,7 +1,8 @@
 //! logferry.formats._lines: see Cargo.toml. One class per format; each instance is one
-//! object's state (its layout, its cloud facts) and `line(text)` returns `(timestamp, json)`
-//! for a record it writes, or None for a line it leaves to the Python parser (anything
-//! unusual: the Python parser decides whether it is a document or a rejection, and why).
+//! object's state (its layout, its cloud facts, its rules) and `line(text)` returns
+//! `(timestamp, json, verdict)` for a record it writes (crate::rules; KEEP without rules), or
+//! None for a line it leaves to the Python parser (anything unusual: the Python parser decides
+//! whether it is a document or a rejection, and why).
 
 use pyo3::prelude::*;
 
@@ -9,6 +10,7 @@ mod alb;
 mod geo;
 mod json;
 mod nlb;
+mod rules;
 mod time;
 mod vpcflow;
 
@@ -17,5 +19,6 @@ fn _lines(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<alb::Alb>()?;
     m.add_class::<nlb::Nlb>()?;
     m.add_class::<vpcflow::VpcFlow>()?;
+    m.add_class::<rules::Rules>()?;
     Ok(())
 }

@@ -22,6 +22,7 @@ use pyo3::types::{PyBytes, PyString};
 
 use crate::geo::Geo;
 use crate::json;
+use crate::rules::{self, Rules};
 use crate::time;
 
 /// Fields of a 2.0 line; a 1.0 line has 18, the rest read as the null marker `-`.
@@ -45,6 +46,8 @@ pub struct Nlb {
     last_stamp: Option<Py<PyString>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
+    /// Drop and sample rules, decided on each document written (crate::rules).
+    rules: Option<Py<Rules>>,
 }
 
 #[pymethods]
@@ -52,11 +55,12 @@ impl Nlb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
     /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
-    #[pyo3(signature = (account=None, region=None, *, geoip=None))]
+    #[pyo3(signature = (account=None, region=None, *, geoip=None, rules=None))]
     fn new(
         account: Option<String>,
         region: Option<String>,
         geoip: Option<(Option<String>, Option<String>)>,
+        rules: Option<Py<Rules>>,
     ) -> Self {
         Nlb {
             cloud: json::cloud_object(account.as_deref(), region.as_deref()),
@@ -65,19 +69,21 @@ impl Nlb {
             last_time: String::new(),
             last_stamp: None,
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
+            rules,
         }
     }
 
-    /// `(@timestamp, document JSON)` of a record, or None: the Python parser's to read.
+    /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
     fn line<'py>(
         &mut self,
         py: Python<'py>,
         line: &str,
-    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>)> {
+    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
         let record = Record::read(line)?;
         let stamp = self.timestamp(py, record.time)?;
         self.write(&record)?;
-        Some((stamp, PyBytes::new(py, &self.buf)))
+        let verdict = rules::verdict(&self.rules, &self.buf);
+        Some((stamp, PyBytes::new(py, &self.buf), verdict))
     }
 }
 

@@ -16,6 +16,7 @@ use pyo3::types::{PyBytes, PyString};
 
 use crate::geo::Geo;
 use crate::json;
+use crate::rules::{self, Rules};
 
 /// Python's DEFAULT_HEADER: the layout until a header line says otherwise.
 const DEFAULT_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
@@ -341,6 +342,8 @@ pub struct VpcFlow {
     region: Option<Vec<u8>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
+    /// Drop and sample rules, decided on each document written (crate::rules).
+    rules: Option<Py<Rules>>,
 }
 
 #[pymethods]
@@ -348,11 +351,12 @@ impl VpcFlow {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
     /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
-    #[pyo3(signature = (account=None, region=None, *, geoip=None))]
+    #[pyo3(signature = (account=None, region=None, *, geoip=None, rules=None))]
     fn new(
         account: Option<String>,
         region: Option<String>,
         geoip: Option<(Option<String>, Option<String>)>,
+        rules: Option<Py<Rules>>,
     ) -> Self {
         let mut cloud = b"\"cloud\":{\"provider\":\"aws\"".to_vec();
         if let Some(account) = &account {
@@ -378,6 +382,7 @@ impl VpcFlow {
             cloud,
             region,
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
+            rules,
         }
     }
 
@@ -386,12 +391,12 @@ impl VpcFlow {
         self.layout = Layout::of(names.iter().map(String::as_str));
     }
 
-    /// `(@timestamp, document JSON)` of a record, or None: the Python parser's to read.
+    /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
     fn line<'py>(
         &mut self,
         py: Python<'py>,
         line: &str,
-    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>)> {
+    ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
         // The spans' Vec is lent to `write` (a local there: its length stays in a register).
         let mut spans = std::mem::take(&mut self.spans);
         let taken = self.write(line, &mut spans);
@@ -399,7 +404,12 @@ impl VpcFlow {
         self.spans = spans;
         let timestamp = taken?;
         let timestamp = std::str::from_utf8(&timestamp).ok()?;
-        Some((PyString::new(py, timestamp), PyBytes::new(py, &self.buf)))
+        let verdict = rules::verdict(&self.rules, &self.buf);
+        Some((
+            PyString::new(py, timestamp),
+            PyBytes::new(py, &self.buf),
+            verdict,
+        ))
     }
 }
 
