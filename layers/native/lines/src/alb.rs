@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::cpu;
 use crate::geo::Geo;
 use crate::json::{self, Json};
 use crate::rules::{self, Rules};
@@ -91,6 +92,7 @@ impl Alb {
         py: Python<'py>,
         line: &str,
     ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
+        cpu::clear_upper_vector_state();
         let time = self.write(line)?;
         let verdict = rules::verdict(&self.rules, &self.out.buf);
         Some((

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod alb;
+mod cpu;
 mod geo;
 mod json;
 mod nlb;

@@ -20,6 +20,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::cpu;
 use crate::geo::Geo;
 use crate::json;
 use crate::rules::{self, Rules};
@@ -79,6 +80,7 @@ impl Nlb {
         py: Python<'py>,
         line: &str,
     ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
+        cpu::clear_upper_vector_state();
         let record = Record::read(line)?;
         let stamp = self.timestamp(py, record.time)?;
         self.write(&record)?;

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::cpu;
 use crate::geo::Geo;
 use crate::json;
 use crate::rules::{self, Rules};
@@ -397,6 +398,7 @@ impl VpcFlow {
         py: Python<'py>,
         line: &str,
     ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
+        cpu::clear_upper_vector_state();
         // The spans' Vec is lent to `write` (a local there: its length stays in a register).
         let mut spans = std::mem::take(&mut self.spans);
         let taken = self.write(line, &mut spans);
