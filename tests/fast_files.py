@@ -85,7 +85,19 @@ class Pair:
             return f"wrote {body!r}, Python's is {expected!r}"
         if timestamp != doc["@timestamp"]:
             return f"timestamp {timestamp!r}, Python's is {doc['@timestamp']!r}"
+        marked = set(self.writer.__self__.roots)  # type: ignore[attr-defined]
+        if marked != set(top_level_offsets(doc)):
+            return f"top-level members marked at {sorted(marked)}, not where they start"
         return None
+
+
+def top_level_offsets(doc: dict[str, Any]) -> list[int]:
+    """Where each top-level member's key starts in the document's JSON (orjson's, compact)."""
+    found, at = [], 1
+    for key, value in doc.items():
+        found.append(at)
+        at += len(orjson.dumps({key: value})) - 1  # the member and a comma
+    return found
 
 
 def main(argv: list[str]) -> None:

@@ -15,6 +15,7 @@ from logferry.enrich.decision import DROP, KEEP, SAMPLE, UNDECIDED, JsonDecision
 from logferry.enrich.rules import parse_drop, parse_sample
 from logferry.formats import fast
 from tests.conftest import examples
+from tests.fast_files import top_level_offsets
 
 pytestmark = pytest.mark.skipif(
     not fast.available(), reason="logferry.formats._lines is not built (make native; cargo)"
@@ -79,12 +80,17 @@ def _decision(drops: list[list[str]], samples: list[list[str]]) -> tuple[JsonDec
 def test_the_writers_verdict_decides_as_python_does(
     doc: dict[str, Any], drops: list[list[str]], samples: list[list[str]], n: int
 ) -> None:
+    """Read from the start of the document, and from the writers' marks of where its
+    top-level members start (as they mark them: once, or twice after a member taken back)."""
     decision, native = _decision(drops, samples)
     body, doc_id = orjson.dumps(doc), f"x-{n}"
-    verdict = native.verdict(body)
-    assert verdict in (KEEP, DROP, UNDECIDED) or SAMPLE <= verdict < SAMPLE + len(samples)
-    fast_keeps = verdict == KEEP or decision.keeps(verdict, body, doc_id)
-    assert fast_keeps == decision.keep(orjson.loads(body), doc_id), (verdict, body)
+    python_keeps = decision.keep(orjson.loads(body), doc_id)
+    roots = top_level_offsets(doc)
+    for marks in ([], roots, sorted(roots + roots[-1:])):
+        verdict = native.verdict(body, marks)
+        assert verdict in (KEEP, DROP, UNDECIDED) or SAMPLE <= verdict < SAMPLE + len(samples)
+        fast_keeps = verdict == KEEP or decision.keeps(verdict, body, doc_id)
+        assert fast_keeps == python_keeps, (verdict, body, marks)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +123,8 @@ def test_verdicts(rule: str, doc: dict[str, Any], verdict: int) -> None:
     decision, native = _decision([[rule]], [])
     body = orjson.dumps(doc)
     assert native.verdict(body) == verdict
+    # Read from the marks, a value Python's to say may be read where the needles passed it by.
+    assert native.verdict(body, top_level_offsets(doc)) in (verdict, UNDECIDED)
     if verdict != UNDECIDED:
         assert decision.keep(doc, "x-1") is (verdict == KEEP)
 
@@ -128,3 +136,29 @@ def test_the_first_sample_rule_that_holds_is_named_after_the_drops() -> None:
     assert native.verdict(b'{"a":2,"port":7}') == SAMPLE + 2
     assert native.verdict(b'{"a":2,"port":3}') == KEEP
     assert decision.fractions == (0.5, 0.5, 0.5)
+
+
+@pytest.mark.parametrize("dropped_bodies", [False, True])
+def test_a_dropped_documents_json_is_given_only_when_asked_for(dropped_bodies: bool) -> None:
+    """The pipeline indexes neither; `logferry parse --show-dropped` shows what it drops."""
+    from tests.conftest import REALWORLD
+
+    line = next(
+        line
+        for path in sorted((REALWORLD / "alb").glob("*.log"))
+        for line in path.read_text().splitlines()
+        if line.startswith("https ")
+    )
+    plain = fast._lines.Alb()
+    timestamp, body, verdict = plain.line(line)
+    assert verdict == KEEP
+    path = orjson.loads(body)["url"]["path"]
+    decision, _ = _decision([[f"url.path={path}"]], [])
+    rules = fast._lines.Rules(decision.drops, decision.samples, dropped_bodies)
+    assert fast._lines.Alb(rules=rules).line(line) == (
+        timestamp,
+        body if dropped_bodies else b"",
+        DROP,
+    )
+    _, kept = _decision([[f"url.path={path}x"]], [])
+    assert fast._lines.Alb(rules=kept).line(line) == (timestamp, body, KEEP)

@@ -296,8 +296,10 @@ class JsonDecision:
 
 
 def _native(rule: Rule) -> tuple[NativeCondition, ...]:
+    """A rule's conditions as the writers take them, shallowest first (as `_Compiler.when`:
+    the writers read them in this order and stop at the first that fails)."""
     found = []
-    for condition in rule.conditions:
+    for condition in sorted(rule.conditions, key=lambda condition: len(condition.path)):
         number = condition.whole_number()
         found.append(
             (

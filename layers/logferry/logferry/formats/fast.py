@@ -78,6 +78,7 @@ def fast_lines(
     *,
     geoip: tuple[str | None, str | None] | None = None,
     rules: JsonDecision | None = None,
+    dropped_bodies: bool = False,
 ) -> tuple[LineParser, FastLine | None, Learn | None]:
     """The object's line parser, its fast writer (None: none for this format, or no library)
     with the object's cloud facts, and what the writer learns from the documents of the
@@ -86,13 +87,14 @@ def fast_lines(
     their fields declines each agent string until taught it by `learn`; a writer that does
     not, is none. With `geoip` (the local paths of GeoIP's City and ASN databases, either
     None), the writer adds the endpoints' geo and as itself, from the same files. With
-    `rules`, it adds its verdict on each document."""
+    `rules`, it adds its verdict on each document, and gives a dropped one's JSON only with
+    `dropped_bodies` (else an empty body)."""
     kind = WRITERS.get(name)
     if _lines is None or kind is None or (agents is not None and name not in AGENT_WRITERS):
         return lines, None, None
     options: dict[str, Any] = {} if geoip is None else {"geoip": geoip}
     if rules is not None:
-        options["rules"] = _lines.Rules(rules.drops, rules.samples)
+        options["rules"] = _lines.Rules(rules.drops, rules.samples, dropped_bodies)
     writer: Any = getattr(_lines, kind)(account, region, *((True,) if agents else ()), **options)
     take_header, parse_line = lines
     if take_header is not None and hasattr(writer, "header"):

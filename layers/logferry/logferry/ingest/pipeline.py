@@ -19,6 +19,7 @@ import orjson
 
 from ..config import Settings
 from ..enrich import Drop, Enrichment, Fill, Keep
+from ..enrich.decision import DROP
 from ..formats import (
     FORMATS,
     MAIL_LOOKAHEAD,
@@ -376,7 +377,12 @@ class Pipeline:
         fill = self.fill(ref, fmt)
         drop_first, keep = self.decisions(fmt)
         (take_header, parse_line), fast, learn, keeps = self._fast_path(
-            ref, fmt, ctx, lines, ruled=keep is not None or drop_first is not None
+            ref,
+            fmt,
+            ctx,
+            lines,
+            ruled=keep is not None or drop_first is not None,
+            dropped_bodies=dropped is not None,
         )
         if add_numbered is None:
 
@@ -397,9 +403,13 @@ class Pipeline:
                     if index is not None:
                         consumed += 1
                         body = written[1]
-                        if written[2]:  # a rule's verdict: see logferry.enrich.decision
+                        verdict = written[2]  # the rules': logferry.enrich.decision
+                        if verdict:
+                            if verdict == DROP and dropped is None:
+                                drops += 1
+                                continue
                             doc_id = id_prefix + str(lineno)
-                            if not keeps(written[2], body, doc_id):
+                            if not keeps(verdict, body, doc_id):
                                 drops += 1
                                 if dropped is not None:
                                     doc = Document(orjson.loads(body), lineno)
@@ -458,11 +468,18 @@ class Pipeline:
         return consumed, drops
 
     def _fast_path(
-        self, ref: ObjectRef, fmt: LogFormat, ctx: ParseContext, lines: LineParser, ruled: bool
+        self,
+        ref: ObjectRef,
+        fmt: LogFormat,
+        ctx: ParseContext,
+        lines: LineParser,
+        ruled: bool,
+        dropped_bodies: bool,
     ) -> tuple[LineParser, FastLine | None, Learn | None, Callable[[int, bytes, str], bool]]:
         """For `send_lines`: the object's line parser, its fast writer and what the writer
         learns (None, None when the documents need more than it writes: Organizations,
-        exclusions, `event.original`), and the decision on a writer's verdict."""
+        exclusions, `event.original`), and the decision on a writer's verdict (the JSON of
+        the documents it drops only with `dropped_bodies`)."""
         assert self.enrichment is not None
         facts = self.enrichment.fast_facts(ref.key, fmt)
         decision = self.enrichment.json_decisions_for(fmt)
@@ -476,6 +493,7 @@ class Pipeline:
             facts.agents,
             geoip=facts.geoip,
             rules=decision,
+            dropped_bodies=dropped_bodies,
         )
         return lines, fast, learn, _unruled if decision is None else decision.keeps
 

@@ -86,6 +86,12 @@ impl Alb {
         }
     }
 
+    /// Where the last document's top-level members' keys start (crate::rules; for the tests).
+    #[getter]
+    fn roots(&self) -> Vec<usize> {
+        self.out.roots.clone()
+    }
+
     /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
     fn line<'py>(
         &mut self,
@@ -94,12 +100,8 @@ impl Alb {
     ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
         cpu::clear_upper_vector_state();
         let time = self.write(line)?;
-        let verdict = rules::verdict(&self.rules, &self.out.buf);
-        Some((
-            PyString::new(py, time),
-            PyBytes::new(py, &self.out.buf),
-            verdict,
-        ))
+        let (verdict, body) = rules::judge(&self.rules, &self.out.buf, &self.out.roots);
+        Some((PyString::new(py, time), PyBytes::new(py, body), verdict))
     }
 }
 
@@ -163,6 +165,7 @@ impl Alb {
         out.begin();
         text(out, "@timestamp", time);
         // The fixed members in one piece (the document has a member now: commas go first).
+        out.roots.push(out.buf.len() + 1);
         out.buf
             .extend_from_slice(b",\"event\":{\"dataset\":\"aws.alb\",\"kind\":\"event\"}");
         out.open("source");
@@ -321,6 +324,7 @@ impl Alb {
             out.close();
         }
         out.buf.push(b',');
+        out.roots.push(out.buf.len());
         out.buf.extend_from_slice(&self.cloud);
         out.close();
         Some(time)

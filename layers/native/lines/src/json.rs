@@ -6,6 +6,9 @@ pub struct Json {
     pub buf: Vec<u8>,
     /// Whether the object being written has a member yet (a comma goes before the next).
     first: Vec<bool>,
+    /// Where the document's top-level members' keys start (crate::rules reads from them);
+    /// a member written into `buf` directly is marked by its writer.
+    pub roots: Vec<usize>,
 }
 
 impl Json {
@@ -13,12 +16,14 @@ impl Json {
         Json {
             buf: Vec::with_capacity(1024),
             first: Vec::with_capacity(8),
+            roots: Vec::with_capacity(16),
         }
     }
 
     pub fn clear(&mut self) {
         self.buf.clear();
         self.first.clear();
+        self.roots.clear();
     }
 
     fn comma(&mut self) {
@@ -33,6 +38,9 @@ impl Json {
 
     fn key(&mut self, key: &str) {
         self.comma();
+        if self.first.len() == 1 {
+            self.roots.push(self.buf.len());
+        }
         self.buf.push(b'"');
         self.buf.extend_from_slice(key.as_bytes()); // keys are ours: plain ASCII names
         self.buf.extend_from_slice(b"\":");

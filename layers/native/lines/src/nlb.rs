@@ -47,8 +47,10 @@ pub struct Nlb {
     last_stamp: Option<Py<PyString>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules).
+    /// Drop and sample rules, decided on each document written (crate::rules), and where
+    /// its top-level members' keys start.
     rules: Option<Py<Rules>>,
+    roots: Vec<usize>,
 }
 
 #[pymethods]
@@ -71,7 +73,14 @@ impl Nlb {
             last_stamp: None,
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
             rules,
+            roots: Vec::with_capacity(8),
         }
+    }
+
+    /// Where the last document's top-level members' keys start (crate::rules; for the tests).
+    #[getter]
+    fn roots(&self) -> Vec<usize> {
+        self.roots.clone()
     }
 
     /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
@@ -84,8 +93,8 @@ impl Nlb {
         let record = Record::read(line)?;
         let stamp = self.timestamp(py, record.time)?;
         self.write(&record)?;
-        let verdict = rules::verdict(&self.rules, &self.buf);
-        Some((stamp, PyBytes::new(py, &self.buf), verdict))
+        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots);
+        Some((stamp, PyBytes::new(py, body), verdict))
     }
 }
 
@@ -116,11 +125,17 @@ impl Nlb {
     fn write(&mut self, r: &Record<'_>) -> Option<()> {
         let buf = &mut self.buf;
         buf.clear();
+        // Where each top-level member's key starts (after a `{`, a `,` or a `},`).
+        let roots = &mut self.roots;
+        roots.clear();
         // The time fields were checked (`timestamp`, `Record::read`): digits and separators.
+        roots.push(1);
         buf.extend_from_slice(b"{\"@timestamp\":");
         utc(buf, r.time);
+        roots.push(buf.len() + 1);
         buf.extend_from_slice(b",\"event\":{\"dataset\":\"aws.nlb\",\"kind\":\"event\"}");
 
+        roots.push(buf.len() + 1);
         buf.extend_from_slice(b",\"source\":{\"ip\":");
         r.text(buf, CLIENT);
         buf.extend_from_slice(b",\"port\":");
@@ -129,6 +144,7 @@ impl Nlb {
         if let Some(geo) = &mut self.geo {
             buf.extend_from_slice(geo.members(r.f[CLIENT])?);
         }
+        roots.push(buf.len() + 2);
         buf.extend_from_slice(b"},\"destination\":{\"ip\":");
         r.text(buf, DEST);
         buf.extend_from_slice(b",\"port\":");
@@ -137,6 +153,7 @@ impl Nlb {
             buf.extend_from_slice(geo.members(r.f[DEST])?);
         }
 
+        roots.push(buf.len() + 2);
         buf.extend_from_slice(b"},\"tls\":{\"version_protocol\":\"tls\"");
         match r.version {
             Some(version) => {
@@ -161,6 +178,7 @@ impl Nlb {
             buf.push(b'}');
         }
 
+        roots.push(buf.len() + 2);
         buf.extend_from_slice(b"},\"aws\":{\"elb\":{\"type\":");
         r.text(buf, KIND);
         buf.extend_from_slice(b",\"log_version\":");
@@ -226,6 +244,7 @@ impl Nlb {
             buf.extend_from_slice(b",\"unparsed_tail\":");
             json::string(buf, tail);
         }
+        roots.push(buf.len() + 3);
         buf.extend_from_slice(b"}},\"cloud\":");
         buf.extend_from_slice(&self.cloud);
         buf.push(b'}');

@@ -343,8 +343,10 @@ pub struct VpcFlow {
     region: Option<Vec<u8>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules).
+    /// Drop and sample rules, decided on each document written (crate::rules), and where
+    /// its top-level members' keys start.
     rules: Option<Py<Rules>>,
+    roots: Vec<usize>,
 }
 
 #[pymethods]
@@ -384,12 +386,19 @@ impl VpcFlow {
             region,
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
             rules,
+            roots: Vec::with_capacity(8),
         }
     }
 
     /// A header line's names (as Python's `line.split()`): the layout of the records after it.
     fn header(&mut self, names: Vec<String>) {
         self.layout = Layout::of(names.iter().map(String::as_str));
+    }
+
+    /// Where the last document's top-level members' keys start (crate::rules; for the tests).
+    #[getter]
+    fn roots(&self) -> Vec<usize> {
+        self.roots.clone()
     }
 
     /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
@@ -406,10 +415,10 @@ impl VpcFlow {
         self.spans = spans;
         let timestamp = taken?;
         let timestamp = std::str::from_utf8(&timestamp).ok()?;
-        let verdict = rules::verdict(&self.rules, &self.buf);
+        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots);
         Some((
             PyString::new(py, timestamp),
-            PyBytes::new(py, &self.buf),
+            PyBytes::new(py, body),
             verdict,
         ))
     }
@@ -431,6 +440,7 @@ impl VpcFlow {
             cloud,
             region,
             geo,
+            roots,
             ..
         } = self;
         // The fields, split on runs of spaces. Only printable ASCII is taken (json::plain_ascii,
@@ -474,8 +484,12 @@ impl VpcFlow {
         let timestamp = start.or(end)?;
 
         buf.clear();
+        // Where each top-level member's key starts (after a `{`, a `,` or a `},`).
+        roots.clear();
+        roots.push(1);
         buf.extend_from_slice(b"{\"@timestamp\":\"");
         buf.extend_from_slice(&timestamp);
+        roots.push(buf.len() + 2);
         buf.extend_from_slice(b"\",\"event\":{\"dataset\":\"aws.vpcflow\",\"kind\":\"event\"");
         if let Some(start) = start {
             buf.extend_from_slice(b",\"start\":\"");
@@ -494,6 +508,7 @@ impl VpcFlow {
             _ => {}
         }
 
+        roots.push(buf.len() + 2);
         buf.extend_from_slice(b"},\"aws\":{\"vpcflow\":{");
         let object = buf.len();
         for (i, key) in &lay.texts {
@@ -535,6 +550,7 @@ impl VpcFlow {
         let own_account = get(lay.account_id)
             .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()));
         if let Some(id) = own_account {
+            roots.push(buf.len() + 1);
             buf.extend_from_slice(b",\"cloud\":{\"account\":{\"id\":\"");
             buf.extend_from_slice(id.as_bytes());
             buf.extend_from_slice(b"\"}");
@@ -565,6 +581,7 @@ impl VpcFlow {
             if ip.is_none() && port.is_none() {
                 continue;
             }
+            roots.push(buf.len() + 1);
             buf.extend_from_slice(name);
             let object = buf.len();
             if let Some(ip) = ip {
@@ -600,6 +617,7 @@ impl VpcFlow {
         let bytes = present(get(lay.bytes), |value| digits(value, 18))?;
         let packets = present(get(lay.packets), |value| digits(value, 18))?;
         if protocol.is_some() || bytes.is_some() || packets.is_some() {
+            roots.push(buf.len() + 1);
             buf.extend_from_slice(b",\"network\":{");
             let object = buf.len();
             if let Some(name) = name {
@@ -619,6 +637,7 @@ impl VpcFlow {
 
         if own_account.is_none() {
             buf.push(b',');
+            roots.push(buf.len());
             buf.extend_from_slice(cloud);
         }
         buf.push(b'}');
