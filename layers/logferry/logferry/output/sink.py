@@ -4,10 +4,9 @@ what never will.
 Bodies are serialised once (orjson) and kept, with their action lines, in a list of parts
 per batch, joined once into the NDJSON of its request when the batch is cut: a batch in flight
 holds one bytes object. A bytearray appended to as documents came was rejected: it regrows by
-an eighth and is copied each time: the pipeline on the benchmark's 20 MB objects (us a line,
-medians of 7 runs interleaved in one process, either first) went from 4.62-4.78 to 3.52-3.62
-on ALB, 2.76-2.78 to 2.14 on NLB, 1.98-2.06 to 1.87-1.88 on VPC flow. Requests are cut by
-bytes and by count. Per item:
+an eighth and is copied each time (the pipeline on the benchmark's 20 MB objects, medians of 7
+interleaved in one process: 4.87 against 3.62 us an ALB line, 2.09 against 1.90 a VPC flow
+line). Requests are cut by bytes and by count. Per item:
 - 2xx: indexed.
 - 429 and 5xx: retried with exponential backoff and full jitter.
 - any other status (mapping conflict, oversize, invalid index name): permanent; the document
