@@ -38,6 +38,8 @@ def test_an_aoss_endpoint_is_a_serverless_time_series_target_signed_for_aoss() -
     assert signing_service("search-d.eu-west-1.es.amazonaws.com", ClusterAccess()) == "es"
     behind_a_name = ClusterAccess.from_env({"LOGFERRY_TARGET": "aoss"})
     assert signing_service("logs.example.com", behind_a_name) == "aoss"
+    # The cluster's access reads the target as the settings do: one reading, one default.
+    assert settings.cluster.serverless and not Settings.from_env({}).cluster.serverless
     search = Settings.from_env({"OPENSEARCH_URL": AOSS, "LOGFERRY_AOSS_COLLECTION_TYPE": "search"})
     assert search.sends_ids
     assert Settings.from_env({}).sends_ids

@@ -231,7 +231,7 @@ class ClusterAccess:
     username: str = ""  # LOGFERRY_OPENSEARCH_USERNAME / _PASSWORD: basic auth, locally
     password: str = field(default="", repr=False)
     region: str = ""  # AWS_REGION: the region requests are signed for (the Lambda's own)
-    serverless: bool = False  # LOGFERRY_TARGET=aoss: signed for service aoss, not es
+    serverless: bool = False  # LOGFERRY_TARGET (as Settings.target): aoss signs for aoss, not es
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClusterAccess:
@@ -243,7 +243,7 @@ class ClusterAccess:
             username=env.get("LOGFERRY_OPENSEARCH_USERNAME", ""),
             password=env.get("LOGFERRY_OPENSEARCH_PASSWORD", ""),
             region=env.get("AWS_REGION", ""),
-            serverless=env.get("LOGFERRY_TARGET", "").strip() == "aoss",
+            serverless=_serverless(env)["target"] == "aoss",
         )
 
 
