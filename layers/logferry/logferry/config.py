@@ -178,7 +178,7 @@ class _Serverless(TypedDict):
     aoss_collection: str
 
 
-def _serverless(env: dict[str, str]) -> _Serverless:
+def _serverless(env: Mapping[str, str]) -> _Serverless:
     """LOGFERRY_TARGET (opensearch, aoss; default: aoss for an `.aoss.` endpoint),
     LOGFERRY_AOSS_COLLECTION_TYPE (timeseries, search) and LOGFERRY_AOSS_COLLECTION."""
     url = env.get("OPENSEARCH_URL", "")
