@@ -20,8 +20,8 @@ empties the document (a dropped document must not reach the sink, and needs its 
 The fast path's writers (logferry.formats.fast) add cloud facts, GeoIP and user agents
 themselves (`fast_facts` says what); Organizations facts need the Python path.
 Measured (docs/benchmark.md, 20 MB objects, medians of 5): GeoIP + user agents keep ALB at
-0.75x of its plain rate (153,274 vs 203,344 lines/s, both on the fast path), NLB at 0.71x, VPC
-flow at 0.66x; with no rule set the hook is one `is not None` a line.
+0.54-0.57x of its plain rate (~150,000 vs ~270,000 lines/s, both on the fast path), NLB and
+VPC flow at 0.55x; with no rule set the hook is one `is not None` a line.
 """
 
 from __future__ import annotations

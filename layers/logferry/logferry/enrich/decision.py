@@ -32,11 +32,12 @@ rule (0.87-0.90x of no rule at 11% dropped); compiled, ~0.35 us out of the loop,
 (`python -m tools.bench --size-mb 20 --runs 5`, on the Python path: ALB's `/healthz` rule
 1.00-1.01x of no rule, VPC flow's accepted-HTTPS rule 0.99-1.03x across three runs). A dropped
 VPC flow record saves ~1 us there, so a rule pays for itself from ~10% dropped. On the fast
-path a record costs ~2 us in all: rules decided in Python on the writers' JSON (decoding the
+path a record costs ~1.7-3.6 us in all: rules decided here on the writers' JSON (decoding the
 bodies holding a needle, ~1 us each) cost ALB's `/healthz` rule 0.98x and VPC flow's 0.64x of
-no rule; decided by the writers, FIGURES. A
-table of closures walked by a loop was rejected: it is the first version. Generated code sees
-validated field names and repr()'d literals only.
+no rule; decided by the writers, ~0.05 us a line, 0.95-1.00x and 0.94-1.01x (docs/
+benchmark.md, Enrichment and volume rules). A table of closures walked by a loop was
+rejected: it is the first version. Generated code sees validated field names and repr()'d
+literals only.
 """
 
 from __future__ import annotations
