@@ -54,7 +54,7 @@ class Pair:
         facts = enrichment.fast_facts(key, fmt)
         assert facts is not None and (facts.account, facts.region) == (account, region)
         (self.take_header, self.parse_line), writer, self.learn = fast.fast_lines(
-            name, lines, facts.account, facts.region, facts.agents, geoip=facts.geoip
+            name, lines, facts
         )
         assert writer is not None, f"no fast writer for {name}"
         self.writer = writer

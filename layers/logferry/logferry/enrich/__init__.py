@@ -26,6 +26,7 @@ VPC flow at 0.55x; with no rule set the hook is one `is not None` a line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..config import Settings
@@ -46,6 +47,8 @@ class FastFacts(NamedTuple):
     region: str | None
     agents: AgentLookup | None  # user agents on, for a format that has them
     geoip: tuple[str | None, str | None] | None  # the City and ASN databases' files
+    # GeoIP's own answer, as JSON members, for the addresses a writer leaves to Python
+    geoip_members: Callable[[str], bytes] | None = None
 
 
 # Every field a fill may add: a drop rule that tests none of them is decided before the fill.
@@ -176,7 +179,8 @@ class Enrichment:
             assert user_agents is not None
             agents = user_agents.lookup
         account, region = object_account(key, self.account_prefixes)
-        return FastFacts(account, region, agents, geoip)
+        members = None if self.geoip is None else self.geoip.members
+        return FastFacts(account, region, agents, geoip, members)
 
     def keep_for(self, fmt: LogFormat) -> Keep | None:
         """The drop/sample/exclude decision on one format's documents (None: all kept whole)."""

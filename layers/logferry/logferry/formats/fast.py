@@ -28,6 +28,7 @@ from ..model import Source
 from .base import LineParser
 
 if TYPE_CHECKING:  # logferry.enrich imports this module
+    from ..enrich import FastFacts
     from ..enrich.decision import JsonDecision
 
 try:
@@ -72,30 +73,34 @@ def disable() -> None:
 def fast_lines(
     name: str,
     lines: LineParser,
-    account: str | None,
-    region: str | None,
-    agents: AgentLookup | None = None,
+    facts: FastFacts,
     *,
-    geoip: tuple[str | None, str | None] | None = None,
     rules: JsonDecision | None = None,
     dropped_bodies: bool = False,
 ) -> tuple[LineParser, FastLine | None, Learn | None]:
     """The object's line parser, its fast writer (None: none for this format, or no library)
-    with the object's cloud facts, and what the writer learns from the documents of the
-    Python path (None: nothing). A format with header lines (VPC flow) has its headers passed
-    to the writer as they are taken. With `agents` (user agents on), a writer that adds
-    their fields declines each agent string until taught it by `learn`; a writer that does
-    not, is none. With `geoip` (the local paths of GeoIP's City and ASN databases, either
-    None), the writer adds the endpoints' geo and as itself, from the same files. With
-    `rules`, it adds its verdict on each document, and gives a dropped one's JSON only with
+    with what it adds besides the record (`facts`: logferry.enrich.Enrichment.fast_facts),
+    and what the writer learns from the documents of the Python path (None: nothing). A
+    format with header lines (VPC flow) has its headers passed to the writer as they are
+    taken. With user agents on (`facts.agents`), a writer that adds their fields declines
+    each agent string until taught it by `learn`; a writer that does not, is none. With GeoIP
+    on (`facts.geoip`: the local paths of its City and ASN databases, either None), the
+    writer adds the endpoints' geo and as itself, from the same files, and asks GeoIP's own
+    lookup (`facts.geoip_members`) for the addresses it leaves to Python. With `rules`, it
+    adds its verdict on each document, and gives a dropped one's JSON only with
     `dropped_bodies` (else an empty body)."""
     kind = WRITERS.get(name)
+    agents = facts.agents
     if _lines is None or kind is None or (agents is not None and name not in AGENT_WRITERS):
         return lines, None, None
-    options: dict[str, Any] = {} if geoip is None else {"geoip": geoip}
+    options: dict[str, Any] = {}
+    if facts.geoip is not None:
+        options.update(geoip=facts.geoip, geoip_members=facts.geoip_members)
     if rules is not None:
         options["rules"] = _lines.Rules(rules.drops, rules.samples, dropped_bodies)
-    writer: Any = getattr(_lines, kind)(account, region, *((True,) if agents else ()), **options)
+    writer: Any = getattr(_lines, kind)(
+        facts.account, facts.region, *((True,) if agents else ()), **options
+    )
     take_header, parse_line = lines
     if take_header is not None and hasattr(writer, "header"):
         python_take = take_header

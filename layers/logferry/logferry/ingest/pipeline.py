@@ -486,14 +486,7 @@ class Pipeline:
         if ctx.keep_original or facts is None or (ruled and decision is None):
             return lines, None, None, _unruled
         lines, fast, learn = fast_lines(
-            fmt.name,
-            lines,
-            facts.account,
-            facts.region,
-            facts.agents,
-            geoip=facts.geoip,
-            rules=decision,
-            dropped_bodies=dropped_bodies,
+            fmt.name, lines, facts, rules=decision, dropped_bodies=dropped_bodies
         )
         return lines, fast, learn, _unruled if decision is None else decision.keeps
 

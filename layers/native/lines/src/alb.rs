@@ -55,14 +55,16 @@ const MAX_AGENTS: usize = 16384;
 #[pymethods]
 impl Alb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
-    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
+    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None; `geoip_members`:
+    /// its lookup for the addresses left to Python (crate::geo).
     #[new]
-    #[pyo3(signature = (account=None, region=None, agents=false, *, geoip=None, rules=None))]
+    #[pyo3(signature = (account=None, region=None, agents=false, *, geoip=None, geoip_members=None, rules=None))]
     fn new(
         account: Option<String>,
         region: Option<String>,
         agents: bool,
         geoip: Option<(Option<String>, Option<String>)>,
+        geoip_members: Option<Py<PyAny>>,
         rules: Option<Py<Rules>>,
     ) -> Self {
         let mut cloud = b"\"cloud\":".to_vec();
@@ -71,7 +73,7 @@ impl Alb {
             cloud,
             out: Json::new(),
             agents: agents.then(HashMap::new),
-            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
+            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
             rules,
         }
     }

@@ -4,10 +4,11 @@
 //!
 //! Invariant: a line taken with GeoIP on gives exactly the Python document after the fills
 //! (cloud facts, then GeoIP), byte for byte as orjson writes it; anything this module is not
-//! sure of makes the writer decline the line (Python reads it). Declined: any address that is
-//! not a plain dotted-quad IPv4 text (IPv6: `ipaddress.is_global`'s rules are left to Python;
-//! leading zeros and other shapes `inet_pton` and this parser might read differently), a
-//! database that cannot be opened or a record that cannot be decoded (a panic in the crate on
+//! sure of makes the writer decline the line (Python reads it). An address that is not a plain
+//! dotted-quad IPv4 text (IPv6, whose `ipaddress.is_global` rules are Python's; leading zeros
+//! and other shapes `inet_pton` and this parser might read differently) is answered by
+//! Python's own lookup (`GeoIP.members`, given to the writer), or, without it, declined.
+//! Declined: a database that cannot be opened or a record that cannot be decoded (a panic in the crate on
 //! a corrupt file included: caught, never passed on), values whose Python reading is a type
 //! this module does not write (a truthy non-string iso_code or continent code, a boolean
 //! coordinate or AS number, integers orjson refuses), and floats whose shortest form orjson
@@ -20,13 +21,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use maxminddb::Reader;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::json;
 
 /// The longest text an address can be (IPv6 with an IPv4 tail).
 const MAX_ADDRESS_TEXT: usize = 45;
-/// Addresses remembered per writer (logferry.enrich.geoip.CACHE_SIZE): then all forgotten.
+/// Addresses remembered per writer, and per process for each pair of databases
+/// (logferry.enrich.geoip.CACHE_SIZE): then all forgotten.
 const CACHE_SIZE: usize = 65536;
 /// Database files kept open per process: the S3 copies get a new path per ETag, so a
 /// long-lived process could otherwise hold every version it ever read.
@@ -36,19 +40,30 @@ const OPEN_FILES: usize = 8;
 const MAX_DEPTH: u32 = 16;
 
 type Db = Arc<Reader<Vec<u8>>>;
+/// The members to append for an address (`,"geo":{...},"as":{...}`, maybe empty), or None
+/// for an address whose lines are declined.
+type Found = Option<Arc<[u8]>>;
+type Cache = HashMap<String, Found>;
 
 /// The City and ASN databases of a writer, and what each address gave.
 pub struct Geo {
     /// None: a database would not open here (the Python side opened it): decline everything.
     databases: Option<(Option<Db>, Option<Db>)>,
-    /// Address -> the members to append (`,"geo":{...},"as":{...}`, maybe empty), or None
-    /// for an address whose lines are declined.
-    cache: HashMap<String, Option<Box<[u8]>>>,
+    /// The addresses this writer (an object) has met, without a lock.
+    cache: Cache,
+    /// The addresses every writer of the process has met with the same databases, as
+    /// Python's cache is the process's: an object's lookups serve the next objects' (a
+    /// container's objects mostly come from the same clients).
+    shared: Arc<Mutex<Cache>>,
+    /// Python's answer for an address this module does not read (logferry.enrich.geoip.
+    /// GeoIP.members: the members, as bytes); None: such lines are declined.
+    python: Option<Py<PyAny>>,
 }
 
 impl Geo {
-    /// `(City path, ASN path)`, either absent, as logferry.enrich.geoip.GeoIP holds them.
-    pub fn new(city: Option<&str>, asn: Option<&str>) -> Self {
+    /// `(City path, ASN path)`, either absent, as logferry.enrich.geoip.GeoIP holds them, and
+    /// its lookup for the addresses left to Python.
+    pub fn new(city: Option<&str>, asn: Option<&str>, python: Option<Py<PyAny>>) -> Self {
         let open = |path: Option<&str>| -> Result<Option<Db>, ()> { path.map(opened).transpose() };
         let databases = match (open(city), open(asn)) {
             (Ok(city), Ok(asn)) => Some((city, asn)),
@@ -57,6 +72,8 @@ impl Geo {
         Geo {
             databases,
             cache: HashMap::new(),
+            shared: shared(city, asn),
+            python,
         }
     }
 
@@ -69,24 +86,70 @@ impl Geo {
             return Some(&[]);
         }
         if !self.cache.contains_key(ip) {
-            if self.cache.len() >= CACHE_SIZE {
-                self.cache.clear();
-            }
-            let found = self.databases.as_ref().and_then(|(city, asn)| {
-                find(city.as_deref(), asn.as_deref(), ip).map(Vec::into_boxed_slice)
-            });
-            self.cache.insert(ip.to_owned(), found);
+            let found = self.look_up(ip);
+            remember(&mut self.cache, ip, found);
         }
         self.cache.get(ip)?.as_deref()
     }
+
+    /// An address new to this writer: from the process's cache, else from the databases.
+    fn look_up(&self, ip: &str) -> Found {
+        let (city, asn) = self.databases.as_ref()?;
+        if let Some(found) = locked(&self.shared).get(ip) {
+            return found.clone();
+        }
+        let found: Found = match ipv4(ip) {
+            Some(address) => find(city.as_deref(), asn.as_deref(), address).map(Arc::from),
+            None => self.ask_python(ip),
+        };
+        remember(&mut locked(&self.shared), ip, found.clone());
+        found
+    }
+
+    /// Python's members for an address (None, to decline: no lookup given, or it failed).
+    fn ask_python(&self, ip: &str) -> Found {
+        let lookup = self.python.as_ref()?;
+        Python::with_gil(|py| {
+            let answer = lookup.call1(py, (ip,)).ok()?;
+            let members = answer.downcast_bound::<PyBytes>(py).ok()?;
+            Some(Arc::from(members.as_bytes()))
+        })
+    }
+}
+
+fn remember(cache: &mut Cache, ip: &str, found: Found) {
+    if cache.len() >= CACHE_SIZE {
+        cache.clear();
+    }
+    cache.insert(ip.to_owned(), found);
+}
+
+/// A lock's map; a poisoned lock only means another thread panicked holding it (the map is
+/// still whole).
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The process's cache of addresses for a pair of database paths (as many pairs as files
+/// are kept open: an S3 copy gets a new path per ETag, and its answers a new cache).
+fn shared(city: Option<&str>, asn: Option<&str>) -> Arc<Mutex<Cache>> {
+    type Pairs = HashMap<(Option<String>, Option<String>), Arc<Mutex<Cache>>>;
+    static SHARED: OnceLock<Mutex<Pairs>> = OnceLock::new();
+    let mut pairs = locked(SHARED.get_or_init(Default::default));
+    let key = (city.map(str::to_owned), asn.map(str::to_owned));
+    if !pairs.contains_key(&key) && pairs.len() >= OPEN_FILES {
+        pairs.clear(); // writers still using a cache keep it through their Arc
+    }
+    pairs.entry(key).or_default().clone()
 }
 
 /// A database file, opened once per process (every object's writer shares it).
 fn opened(path: &str) -> Result<Db, ()> {
     static OPEN: OnceLock<Mutex<HashMap<String, Db>>> = OnceLock::new();
     let open = OPEN.get_or_init(Default::default);
-    // A poisoned lock only means another thread panicked holding it: the map is still whole.
-    let mut open = open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut open = locked(open);
     if let Some(db) = open.get(path) {
         return Ok(db.clone());
     }
@@ -103,9 +166,8 @@ fn opened(path: &str) -> Result<Db, ()> {
 fn find(
     city: Option<&Reader<Vec<u8>>>,
     asn: Option<&Reader<Vec<u8>>>,
-    ip: &str,
+    address: Ipv4Addr,
 ) -> Option<Vec<u8>> {
-    let address = ipv4(ip)?;
     let mut out = Vec::new();
     if !is_public(address) {
         return Some(out);

@@ -57,12 +57,14 @@ pub struct Nlb {
 impl Nlb {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
-    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
-    #[pyo3(signature = (account=None, region=None, *, geoip=None, rules=None))]
+    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None; `geoip_members`:
+    /// its lookup for the addresses left to Python (crate::geo).
+    #[pyo3(signature = (account=None, region=None, *, geoip=None, geoip_members=None, rules=None))]
     fn new(
         account: Option<String>,
         region: Option<String>,
         geoip: Option<(Option<String>, Option<String>)>,
+        geoip_members: Option<Py<PyAny>>,
         rules: Option<Py<Rules>>,
     ) -> Self {
         Nlb {
@@ -71,7 +73,7 @@ impl Nlb {
             scratch: String::new(),
             last_time: String::new(),
             last_stamp: None,
-            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
+            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
             rules,
             roots: Vec::with_capacity(8),
         }

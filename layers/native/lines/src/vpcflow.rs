@@ -353,12 +353,14 @@ pub struct VpcFlow {
 impl VpcFlow {
     /// The object's cloud facts (logferry.enrich.cloud.CloudFacts without Organizations).
     #[new]
-    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None.
-    #[pyo3(signature = (account=None, region=None, *, geoip=None, rules=None))]
+    /// `geoip`: the (City, ASN) database paths of GeoIP's fill, either None; `geoip_members`:
+    /// its lookup for the addresses left to Python (crate::geo).
+    #[pyo3(signature = (account=None, region=None, *, geoip=None, geoip_members=None, rules=None))]
     fn new(
         account: Option<String>,
         region: Option<String>,
         geoip: Option<(Option<String>, Option<String>)>,
+        geoip_members: Option<Py<PyAny>>,
         rules: Option<Py<Rules>>,
     ) -> Self {
         let mut cloud = b"\"cloud\":{\"provider\":\"aws\"".to_vec();
@@ -384,7 +386,7 @@ impl VpcFlow {
             spans: Vec::with_capacity(32),
             cloud,
             region,
-            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref())),
+            geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
             rules,
             roots: Vec::with_capacity(8),
         }
