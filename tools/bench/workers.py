@@ -152,6 +152,8 @@ def run_pipeline(fmt: str, path: Path, variant: str = "") -> dict[str, Any]:
     transport = DiscardingTransport()
     sink = BulkSink(transport)
     pipeline = _pipeline(sink, fmt, variant=variant)
+    if variant == "enriched-again":  # the same clients' first object, off the clock
+        pipeline.ingest(ObjectRef("", str(path)))
     cpu, wall = _cpu(), time.perf_counter()
     result = pipeline.ingest(ObjectRef("", str(path)))
     parser_file = str(sys.modules[type(FORMATS[fmt]).__module__].__file__)
