@@ -102,7 +102,10 @@ impl Geo {
             Some(address) => find(city.as_deref(), asn.as_deref(), address).map(Arc::from),
             None => self.ask_python(ip),
         };
-        remember(&mut locked(&self.shared), ip, found.clone());
+        // Python's failure to answer (or a writer not given its lookup) is this writer's own.
+        if found.is_some() || ipv4(ip).is_some() {
+            remember(&mut locked(&self.shared), ip, found.clone());
+        }
         found
     }
 
