@@ -18,8 +18,9 @@ gives the rules to its writers (logferry.formats._lines.Rules, layers/native/lin
 rules.rs), which decide on the JSON they have just written and add a verdict to each line:
 KEEP, DROP, SAMPLE + k (sample rule k holds: the id decides, here) or UNDECIDED (a value whose
 meaning is Python's to say: the body is decoded and `keep` decides). A source with exclusions
-takes the Python path. The writers read only the bodies holding one of each condition's
-`needles` (a property test holds needles to rules, another the writers' verdicts to `keep`).
+takes the Python path. The writers read a field from its top-level member (they mark where
+each starts) or, without a mark, only in bodies holding one of the condition's `needles` (a
+property test holds needles to rules, another the writers' verdicts to `keep`).
 
 Exclusion copies each dict on a removed field's path before removing it: enrichment shares
 read-only dicts among documents (logferry.enrich.cloud, .geoip), which must stay whole.
