@@ -426,6 +426,35 @@ def test_addresses_left_to_python_are_answered_by_geoip_and_the_lines_taken(
         assert pair.taken == len(addresses), name
 
 
+def test_what_an_address_gave_is_kept_for_the_process_other_writers(tmp_path: Path) -> None:
+    """GeoIP's answers are the process's, per pair of databases (as Python's cache is): a
+    second object's writer asks nothing again; another pair of databases asks afresh; an
+    address Python did not answer is asked again."""
+    _, city, asn = _odd_databases(tmp_path)
+    asked: list[str] = []
+
+    def members(address: str) -> bytes:
+        asked.append(address)
+        if address == "2001:db8::2":
+            raise ValueError("no answer")
+        return b',"geo":{"country_iso_code":"ZZ"}'
+
+    def writer(paths: tuple[str | None, str | None]) -> Any:
+        return fast._lines.VpcFlow(geoip=paths, geoip_members=members)
+
+    line = VPC_LINE.format(src="2001:db8::1", dst="10.0.0.1")
+    first = writer((city, asn)).line(line)
+    assert first is not None and b'"geo":{"country_iso_code":"ZZ"}' in first[1]
+    assert writer((city, asn)).line(line) == first
+    assert asked == ["2001:db8::1"]
+    writer((city, None)).line(line)
+    assert asked == ["2001:db8::1"] * 2
+    unanswered = VPC_LINE.format(src="2001:db8::2", dst="10.0.0.1")
+    assert writer((city, asn)).line(unanswered) is None  # declined: Python reads the line
+    assert writer((city, asn)).line(unanswered) is None
+    assert asked[2:] == ["2001:db8::2"] * 2
+
+
 @pytest.mark.parametrize(
     "address",
     [
