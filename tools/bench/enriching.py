@@ -46,11 +46,11 @@ VARIANTS = ("enriched", "enriched-again", "drop")
 
 
 def databases(directory: Path = DATA) -> tuple[Path, Path]:
-    city, asn = directory / "bench-city.mmdb", directory / "bench-asn.mmdb"
+    from tools.bench.geodb import ASN_FILE, CITY_FILE, spread
+
+    city, asn = directory / CITY_FILE, directory / ASN_FILE
     if city.exists() and asn.exists():
         return city, asn
-    from tools.bench.geodb import spread
-
     return spread(directory)
 
 

@@ -2,8 +2,9 @@
 is fetched (the operator's real databases are theirs to supply).
 
 `write_city` and `write_asn` take {network: facts} and write a City or ASN database whose
-records have the shape of MaxMind's (names by language, iso codes, latitude/longitude;
-autonomous system number and organization), IPv6 with IPv4 mapped, as the real ones are.
+records have the shape and size of MaxMind's GeoLite2 (names in eight languages, geoname ids,
+iso codes, location, subdivisions; autonomous system number and organization), IPv6 with IPv4
+mapped, as the real ones are.
 `spread` makes the benchmark's: a /16 for most of IPv4's first octets.
 """
 
@@ -22,12 +23,42 @@ class Place(NamedTuple):
     lon: float
 
 
-def city_record(place: Place) -> dict[str, Any]:
+# The languages of a GeoLite2 record's names.
+LANGUAGES = ("de", "en", "es", "fr", "ja", "pt-BR", "ru", "zh-CN")
+
+
+def _names(name: str) -> dict[str, str]:
     return {
-        "city": {"names": {"en": place.city_name}},
-        "country": {"iso_code": place.country_iso_code, "names": {"en": place.country_name}},
-        "continent": {"code": place.continent_code},
-        "location": {"latitude": place.lat, "longitude": place.lon},
+        language: name if language == "en" else f"{name} [{language}]" for language in LANGUAGES
+    }
+
+
+def city_record(place: Place) -> dict[str, Any]:
+    """A record of GeoLite2 City's shape: what the fill reads (English names, iso codes,
+    coordinates) among what it does not (names in seven more languages, geoname ids, the
+    registered country, a subdivision, the postal code, the time zone)."""
+    country = {
+        "geoname_id": 2921044,
+        "iso_code": place.country_iso_code,
+        "names": _names(place.country_name),
+    }
+    return {
+        "city": {"geoname_id": 2950159, "names": _names(place.city_name)},
+        "continent": {
+            "code": place.continent_code,
+            "geoname_id": 6255148,
+            "names": _names(place.continent_code),
+        },
+        "country": country,
+        "location": {
+            "accuracy_radius": 20,
+            "latitude": place.lat,
+            "longitude": place.lon,
+            "time_zone": "Europe/Berlin",
+        },
+        "postal": {"code": "10115"},
+        "registered_country": country,
+        "subdivisions": [{"geoname_id": 2950157, "iso_code": "BE", "names": _names("Land")}],
     }
 
 
@@ -64,6 +95,11 @@ PLACES = (
 )
 
 
+# The benchmark's files; the names change with the records' shape (v2: GeoLite2's size), so
+# that a bench-data/ made before is not read as now.
+CITY_FILE, ASN_FILE = "bench-city-v2.mmdb", "bench-asn-v2.mmdb"
+
+
 def spread(directory: Path) -> tuple[Path, Path]:
     """The benchmark's City and ASN databases: one /16 per public first octet, places and
     systems taken in turn (clients of the generators land in them, or in no network)."""
@@ -77,6 +113,6 @@ def spread(directory: Path) -> tuple[Path, Path]:
             places[network] = PLACES[(first + second) % len(PLACES)]
             systems[network] = (64496 + (first % 16), f"Example Net {first % 16}")
     return (
-        write_city(directory / "bench-city.mmdb", places),
-        write_asn(directory / "bench-asn.mmdb", systems),
+        write_city(directory / CITY_FILE, places),
+        write_asn(directory / ASN_FILE, systems),
     )
