@@ -19,10 +19,10 @@ same outcome, without the lookups). Rejected: rules as a fill that
 empties the document (a dropped document must not reach the sink, and needs its id to sample).
 The fast path's writers (logferry.formats.fast) add cloud facts, GeoIP and user agents
 themselves (`fast_facts` says what); Organizations facts need the Python path.
-Measured (docs/benchmark.md, 20 MB objects, medians of 5): GeoIP + user agents keep ALB at
-0.62-0.64x of its plain rate on a first object (~165,000 vs ~260,000 lines/s, both on the
-fast path) and 0.86x on an object of clients the process has met; VPC flow 0.58-0.60x and
-0.73-0.75x, NLB 0.56-0.58x and 0.78-0.80x. With no rule set the hook is one `is not None` a
+Measured (docs/benchmark.md, 20 MB objects, medians of 5, City records of GeoLite2's size):
+GeoIP + user agents keep ALB at 0.57x of its plain rate on a first object (151,930 vs 267,746
+lines/s, both on the fast path) and 0.85x on an object of clients the process has met; VPC
+flow 0.56x and 0.75x, NLB 0.51x and 0.79x. With no rule set the hook is one `is not None` a
 line.
 """
 
