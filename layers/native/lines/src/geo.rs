@@ -98,12 +98,19 @@ impl Geo {
         if let Some(found) = locked(&self.shared).get(ip) {
             return found.clone();
         }
-        let found: Found = match ipv4(ip) {
-            Some(address) => find(city.as_deref(), asn.as_deref(), address).map(Arc::from),
-            None => self.ask_python(ip),
+        let (found, shared): (Found, bool) = match ipv4(ip) {
+            Some(address) => {
+                let found = find(city.as_deref(), asn.as_deref(), address).map(Arc::from);
+                (found, true)
+            }
+            // Python's failure to answer (or a writer not given its lookup) is this writer's.
+            None => {
+                let found = self.ask_python(ip);
+                let answered = found.is_some();
+                (found, answered)
+            }
         };
-        // Python's failure to answer (or a writer not given its lookup) is this writer's own.
-        if found.is_some() || ipv4(ip).is_some() {
+        if shared {
             remember(&mut locked(&self.shared), ip, found.clone());
         }
         found

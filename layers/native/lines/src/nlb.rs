@@ -137,22 +137,20 @@ impl Nlb {
         roots.push(buf.len() + 1);
         buf.extend_from_slice(b",\"event\":{\"dataset\":\"aws.nlb\",\"kind\":\"event\"}");
 
-        roots.push(buf.len() + 1);
-        buf.extend_from_slice(b",\"source\":{\"ip\":");
-        r.text(buf, CLIENT);
-        buf.extend_from_slice(b",\"port\":");
-        int(buf, r.client_port);
-        // GeoIP's fill appends its members after the endpoint's own (dict.update).
-        if let Some(geo) = &mut self.geo {
-            buf.extend_from_slice(geo.members(r.f[CLIENT])?);
-        }
-        roots.push(buf.len() + 2);
-        buf.extend_from_slice(b"},\"destination\":{\"ip\":");
-        r.text(buf, DEST);
-        buf.extend_from_slice(b",\"port\":");
-        int(buf, r.dest_port);
-        if let Some(geo) = &mut self.geo {
-            buf.extend_from_slice(geo.members(r.f[DEST])?);
+        // Each endpoint's key starts after its opening text's first byte or two (`,` or `},`).
+        for (skip, opening, field, port) in [
+            (1, &b",\"source\":{\"ip\":"[..], CLIENT, r.client_port),
+            (2, &b"},\"destination\":{\"ip\":"[..], DEST, r.dest_port),
+        ] {
+            roots.push(buf.len() + skip);
+            buf.extend_from_slice(opening);
+            r.text(buf, field);
+            buf.extend_from_slice(b",\"port\":");
+            int(buf, port);
+            // GeoIP's fill appends its members after the endpoint's own (dict.update).
+            if let Some(geo) = &mut self.geo {
+                buf.extend_from_slice(geo.members(r.f[field])?);
+            }
         }
 
         roots.push(buf.len() + 2);
