@@ -483,6 +483,36 @@ def test_addresses_python_might_read_otherwise_are_declined_or_agree(
             assert pair.taken == 1
 
 
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    octets=st.lists(st.integers(0, 255), min_size=4, max_size=4),
+    odd=st.text(alphabet="0123456789.x: ", max_size=18),
+)
+def test_every_dotted_quad_is_read_by_the_writer_and_agrees(
+    octets: list[int], odd: str, spread_databases: tuple[str, str]
+) -> None:
+    """The writers read every plain dotted quad themselves (never asking Python), and any other
+    text of digits and dots is asked or declined: either way the document is Python's."""
+    from logferry.formats import _lines  # type: ignore[attr-defined]
+
+    asked: list[str] = []
+
+    def members(address: str) -> bytes:
+        asked.append(address)
+        return b""
+
+    quad = ".".join(map(str, octets))
+    writer = _lines.VpcFlow(None, None, geoip=spread_databases, geoip_members=members)
+    assert writer.line(VPC_LINE.format(src=quad, dst="10.0.0.1")) is not None
+    assert asked == []
+    pair = Pair("vpcflow", None, None, geoip=spread_databases)
+    for address in (quad, odd):
+        line = VPC_LINE.format(src=address, dst="10.0.0.1")
+        assert (problem := pair.differs(line)) is None, problem
+
+
 def test_a_database_the_writer_cannot_read_declines_every_line(tmp_path: Path) -> None:
     from logferry.formats import _lines  # type: ignore[attr-defined]
 

@@ -95,14 +95,18 @@ PLACES = (
 )
 
 
-# The benchmark's files; the names change with the records' shape (v2: GeoLite2's size), so
-# that a bench-data/ made before is not read as now.
-CITY_FILE, ASN_FILE = "bench-city-v2.mmdb", "bench-asn-v2.mmdb"
+# The benchmark's files; the names change with the records' shape (v2: GeoLite2's size; v3:
+# GeoLite2's sharing, below), so that a bench-data/ made before is not read as now.
+CITY_FILE, ASN_FILE = "bench-city-v3.mmdb", "bench-asn-v3.mmdb"
 
 
 def spread(directory: Path) -> tuple[Path, Path]:
-    """The benchmark's City and ASN databases: one /16 per public first octet, places and
-    systems taken in turn (clients of the generators land in them, or in no network)."""
+    """The benchmark's City and ASN databases: one /16 per public first octet and multiple of
+    four, each holding the generators' clients that land in it (the rest land in no network).
+    Records are shared as in GeoLite2, where many networks point at one place's record and
+    one system's, but less (a cache of records is worth less here than there): a place per
+    four networks (3,440 City records for 13,760 networks; GeoLite2 City has several million
+    networks for far fewer records), a system per sixteen (860 ASN records)."""
     places: dict[str, Place] = {}
     systems: dict[str, tuple[int, str]] = {}
     for first in range(1, 224):
@@ -110,8 +114,15 @@ def spread(directory: Path) -> tuple[Path, Path]:
             continue
         for second in range(0, 256, 4):
             network = f"{first}.{second}.0.0/16"
-            places[network] = PLACES[(first + second) % len(PLACES)]
-            systems[network] = (64496 + (first % 16), f"Example Net {first % 16}")
+            quarter = second // 16
+            base = PLACES[(first + quarter) % len(PLACES)]
+            places[network] = base._replace(
+                city_name=f"{base.city_name} {first}-{quarter}",
+                lat=round(base.lat + quarter / 100, 4),
+                lon=round(base.lon - first / 1000, 4),
+            )
+            number = 64496 + first * 4 + second // 64
+            systems[network] = (number, f"Example Net {number}")
     return (
         write_city(directory / CITY_FILE, places),
         write_asn(directory / ASN_FILE, systems),

@@ -11,8 +11,6 @@
 //! particular no line Python rejects is ever taken (every check that raises in Python declines
 //! here). No input can make it panic: fields are sub-slices taken with `get`, never indexed.
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
@@ -42,7 +40,7 @@ pub struct Alb {
     /// With user agents on (logferry.enrich.useragent): what the fill adds to each agent
     /// string's `user_agent`, as JSON members (`,"name":...`), taught by Python (`agent`). A
     /// line of an agent not taught yet is declined: Python fills it, then teaches it.
-    agents: Option<HashMap<String, Vec<u8>>>,
+    agents: Option<foldhash::HashMap<String, Vec<u8>>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
     /// Drop and sample rules, decided on each document written (crate::rules).
@@ -72,7 +70,7 @@ impl Alb {
         Alb {
             cloud,
             out: Json::new(),
-            agents: agents.then(HashMap::new),
+            agents: agents.then(Default::default),
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
             rules,
         }

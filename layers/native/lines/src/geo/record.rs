@@ -1,255 +1,30 @@
-//! GeoIP on the fast path: what logferry.enrich.geoip's fill adds to a `source` or
-//! `destination` object (`geo` from the City database, `as` from the ASN database), read with
-//! the maxminddb crate from the same .mmdb files, as JSON members to append to the object.
-//!
-//! Invariant: a line taken with GeoIP on gives exactly the Python document after the fills
-//! (cloud facts, then GeoIP), byte for byte as orjson writes it; anything this module is not
-//! sure of makes the writer decline the line (Python reads it). An address that is not a plain
-//! dotted-quad IPv4 text (IPv6, whose `ipaddress.is_global` rules are Python's; leading zeros
-//! and other shapes `inet_pton` and this parser might read differently) is answered by
-//! Python's own lookup (`GeoIP.members`, given to the writer), or, without it, declined.
-//! Declined: a database that cannot be opened or a record that cannot be decoded (a panic in the crate on
-//! a corrupt file included: caught, never passed on), values whose Python reading is a type
-//! this module does not write (a truthy non-string iso_code or continent code, a boolean
-//! coordinate or AS number, integers orjson refuses), and floats whose shortest form orjson
-//! writes in scientific notation (nonzero |x| < 1e-4, |x| >= 1e16, not finite).
+//! A database record decoded into what logferry.enrich.geoip's facts read of it, and those
+//! facts written as the JSON members the fill appends: `,"geo":{...}` from a City record,
+//! `,"as":{...}` from an ASN record. Values keep the types Python's reader gives them, so
+//! that each fact is written, skipped or declined exactly as Python's fill would.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, OnceLock};
 
-use maxminddb::Reader;
-use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::json;
 
-/// The longest text an address can be (IPv6 with an IPv4 tail).
-const MAX_ADDRESS_TEXT: usize = 45;
-/// Addresses remembered per writer, and per process for each pair of databases
-/// (logferry.enrich.geoip.CACHE_SIZE): then all forgotten.
-const CACHE_SIZE: usize = 65536;
-/// Database files kept open per process: the S3 copies get a new path per ETag, so a
-/// long-lived process could otherwise hold every version it ever read.
-const OPEN_FILES: usize = 8;
 /// Deepest nesting of a record decoded: a corrupt file's pointer loop would otherwise recurse
 /// until the stack overflows (an abort, not a panic). MaxMind's records nest 3 levels.
 const MAX_DEPTH: u32 = 16;
 
-type Db = Arc<Reader<Vec<u8>>>;
-/// The members to append for an address (`,"geo":{...},"as":{...}`, maybe empty), or None
-/// for an address whose lines are declined.
-type Found = Option<Arc<[u8]>>;
-type Cache = HashMap<String, Found>;
-
-/// The City and ASN databases of a writer, and what each address gave.
-pub struct Geo {
-    /// None: a database would not open here (the Python side opened it): decline everything.
-    databases: Option<(Option<Db>, Option<Db>)>,
-    /// The addresses this writer (an object) has met, without a lock.
-    cache: Cache,
-    /// The addresses every writer of the process has met with the same databases, as
-    /// Python's cache is the process's: an object's lookups serve the next objects' (a
-    /// container's objects mostly come from the same clients).
-    shared: Arc<Mutex<Cache>>,
-    /// Python's answer for an address this module does not read (logferry.enrich.geoip.
-    /// GeoIP.members: the members, as bytes); None: such lines are declined.
-    python: Option<Py<PyAny>>,
+/// `,"geo":{...}` for a City record (empty: no facts); None to decline.
+pub(super) fn city(record: &Record) -> Option<Vec<u8>> {
+    let mut geo = Members::new();
+    city_facts(&record.0, &mut geo)?;
+    Some(geo.closed("geo"))
 }
 
-impl Geo {
-    /// `(City path, ASN path)`, either absent, as logferry.enrich.geoip.GeoIP holds them, and
-    /// its lookup for the addresses left to Python.
-    pub fn new(city: Option<&str>, asn: Option<&str>, python: Option<Py<PyAny>>) -> Self {
-        let open = |path: Option<&str>| -> Result<Option<Db>, ()> { path.map(opened).transpose() };
-        let databases = match (open(city), open(asn)) {
-            (Ok(city), Ok(asn)) => Some((city, asn)),
-            _ => None,
-        };
-        Geo {
-            databases,
-            cache: HashMap::new(),
-            shared: shared(city, asn),
-            python,
-        }
-    }
-
-    /// The members the fill appends to an endpoint of address `ip` (empty: none), or None to
-    /// decline the line.
-    pub fn members(&mut self, ip: &str) -> Option<&[u8]> {
-        // No address is longer (logferry.enrich.geoip.MAX_ADDRESS_TEXT): no geo, and never a
-        // cache key, so a hostile object's long values cannot fill the cache.
-        if ip.len() > MAX_ADDRESS_TEXT {
-            return Some(&[]);
-        }
-        if !self.cache.contains_key(ip) {
-            let found = self.look_up(ip);
-            remember(&mut self.cache, ip, found);
-        }
-        self.cache.get(ip)?.as_deref()
-    }
-
-    /// An address new to this writer: from the process's cache, else from the databases.
-    fn look_up(&self, ip: &str) -> Found {
-        let (city, asn) = self.databases.as_ref()?;
-        if let Some(found) = locked(&self.shared).get(ip) {
-            return found.clone();
-        }
-        let (found, shared): (Found, bool) = match ipv4(ip) {
-            Some(address) => {
-                let found = find(city.as_deref(), asn.as_deref(), address).map(Arc::from);
-                (found, true)
-            }
-            // Python's failure to answer (or a writer not given its lookup) is this writer's.
-            None => {
-                let found = self.ask_python(ip);
-                let answered = found.is_some();
-                (found, answered)
-            }
-        };
-        if shared {
-            remember(&mut locked(&self.shared), ip, found.clone());
-        }
-        found
-    }
-
-    /// Python's members for an address (None, to decline: no lookup given, or it failed).
-    fn ask_python(&self, ip: &str) -> Found {
-        let lookup = self.python.as_ref()?;
-        Python::with_gil(|py| {
-            let answer = lookup.call1(py, (ip,)).ok()?;
-            let members = answer.downcast_bound::<PyBytes>(py).ok()?;
-            Some(Arc::from(members.as_bytes()))
-        })
-    }
-}
-
-fn remember(cache: &mut Cache, ip: &str, found: Found) {
-    if cache.len() >= CACHE_SIZE {
-        cache.clear();
-    }
-    cache.insert(ip.to_owned(), found);
-}
-
-/// A lock's map; a poisoned lock only means another thread panicked holding it (the map is
-/// still whole).
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The process's cache of addresses for a pair of database paths (as many pairs as files
-/// are kept open: an S3 copy gets a new path per ETag, and its answers a new cache).
-fn shared(city: Option<&str>, asn: Option<&str>) -> Arc<Mutex<Cache>> {
-    type Pairs = HashMap<(Option<String>, Option<String>), Arc<Mutex<Cache>>>;
-    static SHARED: OnceLock<Mutex<Pairs>> = OnceLock::new();
-    let mut pairs = locked(SHARED.get_or_init(Default::default));
-    let key = (city.map(str::to_owned), asn.map(str::to_owned));
-    if !pairs.contains_key(&key) && pairs.len() >= OPEN_FILES {
-        pairs.clear(); // writers still using a cache keep it through their Arc
-    }
-    pairs.entry(key).or_default().clone()
-}
-
-/// A database file, opened once per process (every object's writer shares it).
-fn opened(path: &str) -> Result<Db, ()> {
-    static OPEN: OnceLock<Mutex<HashMap<String, Db>>> = OnceLock::new();
-    let open = OPEN.get_or_init(Default::default);
-    let mut open = locked(open);
-    if let Some(db) = open.get(path) {
-        return Ok(db.clone());
-    }
-    let read = catch_unwind(|| Reader::open_readfile(path));
-    let db = Arc::new(read.map_err(drop)?.map_err(drop)?);
-    if open.len() >= OPEN_FILES {
-        open.clear(); // writers still using a file keep it through their Arc
-    }
-    open.insert(path.to_owned(), db.clone());
-    Ok(db)
-}
-
-/// What logferry.enrich.geoip.GeoIP._find gives for `ip`, as members; None to decline.
-fn find(
-    city: Option<&Reader<Vec<u8>>>,
-    asn: Option<&Reader<Vec<u8>>>,
-    address: Ipv4Addr,
-) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    if !is_public(address) {
-        return Some(out);
-    }
-    if let Some(city) = city {
-        if let Some(record) = lookup(city, address)? {
-            let mut geo = Members::new();
-            city_facts(&record, &mut geo)?;
-            geo.close_into(&mut out, "geo");
-        }
-    }
-    if let Some(asn) = asn {
-        if let Some(record) = lookup(asn, address)? {
-            let mut found = Members::new();
-            asn_facts(&record, &mut found)?;
-            found.close_into(&mut out, "as");
-        }
-    }
-    Some(out)
-}
-
-/// The record of an address: Some(None) when the database has none, None to decline (a
-/// decoding error, or a panic of the crate on a corrupt file).
-fn lookup(db: &Reader<Vec<u8>>, address: Ipv4Addr) -> Option<Option<Value>> {
-    let found = catch_unwind(AssertUnwindSafe(|| {
-        db.lookup::<Record>(IpAddr::V4(address))
-    }));
-    Some(found.ok()?.ok()?.map(|record| record.0))
-}
-
-/// A dotted quad as both `inet_pton(AF_INET)` (glibc) and ipaddress read it: four decimal
-/// octets of 1 to 3 ASCII digits, no leading zero, each up to 255. Anything else: None.
-fn ipv4(text: &str) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        let plain = (1..=3).contains(&part.len())
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && (part == "0" || !part.starts_with('0'));
-        if !plain {
-            return None;
-        }
-        *octet = part.parse().ok()?;
-    }
-    parts.next().is_none().then(|| Ipv4Addr::from(octets))
-}
-
-/// logferry.enrich.geoip._NOT_PUBLIC_V4: the ranges that get no geo, as (network, prefix).
-const NOT_PUBLIC: [([u8; 4], u32); 14] = [
-    ([0, 0, 0, 0], 8),
-    ([10, 0, 0, 0], 8),
-    ([100, 64, 0, 0], 10),
-    ([127, 0, 0, 0], 8),
-    ([169, 254, 0, 0], 16),
-    ([172, 16, 0, 0], 12),
-    ([192, 0, 0, 0], 24),
-    ([192, 0, 2, 0], 24),
-    ([192, 168, 0, 0], 16),
-    ([198, 18, 0, 0], 15),
-    ([198, 51, 100, 0], 24),
-    ([203, 0, 113, 0], 24),
-    ([224, 0, 0, 0], 4),
-    ([240, 0, 0, 0], 4),
-];
-
-fn is_public(address: Ipv4Addr) -> bool {
-    let number = u32::from(address);
-    !NOT_PUBLIC.iter().any(|&(network, prefix)| {
-        let mask = u32::MAX << (32 - prefix);
-        number & mask == u32::from_be_bytes(network)
-    })
+/// `,"as":{...}` for an ASN record (empty: no facts); None to decline.
+pub(super) fn asn(record: &Record) -> Option<Vec<u8>> {
+    let mut found = Members::new();
+    asn_facts(&record.0, &mut found)?;
+    Some(found.closed("as"))
 }
 
 /// A decoded database value, as far as the facts need to tell values apart.
@@ -438,21 +213,23 @@ impl Members {
         self.0.extend_from_slice(value);
     }
 
-    /// `,"name":{members}` onto `out`, when there are members (the fill adds no empty object).
-    fn close_into(self, out: &mut Vec<u8>, name: &str) {
+    /// `,"name":{members}`, or nothing when there are none (the fill adds no empty object).
+    fn closed(self, name: &str) -> Vec<u8> {
         if self.0.is_empty() {
-            return;
+            return Vec::new();
         }
+        let mut out = Vec::with_capacity(self.0.len() + name.len() + 6);
         out.extend_from_slice(b",\"");
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":{");
         out.extend_from_slice(&self.0);
         out.push(b'}');
+        out
     }
 }
 
 /// A whole record, decoded with a bounded depth.
-struct Record(Value);
+pub(super) struct Record(Value);
 
 impl<'de> serde::Deserialize<'de> for Record {
     fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
