@@ -19,10 +19,11 @@ same outcome, without the lookups). Rejected: rules as a fill that
 empties the document (a dropped document must not reach the sink, and needs its id to sample).
 The fast path's writers (logferry.formats.fast) add cloud facts, GeoIP and user agents
 themselves (`fast_facts` says what); Organizations facts need the Python path.
-Measured (docs/benchmark.md, 20 MB objects, medians of 5, City records of GeoLite2's size):
-GeoIP + user agents keep ALB at 0.57x of its plain rate on a first object (151,930 vs 267,746
-lines/s, both on the fast path) and 0.85x on an object of clients the process has met; VPC
-flow 0.56x and 0.75x, NLB 0.51x and 0.79x. With no rule set the hook is one `is not None` a
+Measured (docs/benchmark.md, `make bench`'s 200 MB objects, medians of 3, City records of
+GeoLite2's size): GeoIP + user agents keep ALB at 0.75x of its plain rate on a first object
+(217,168 vs 288,186 lines/s, both on the fast path) and 0.80x on an object of clients the
+process has met; VPC flow 0.82x and 0.84x, NLB 0.77x and 0.82x (on 20 MB objects, mostly new
+addresses: 0.64x, 0.66x, 0.61x). With no rule set the hook is one `is not None` a
 line.
 """
 
