@@ -121,7 +121,7 @@ def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObj
 
 def _recording_writers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The fast writers the pipeline makes from now on (None where it makes none)."""
-    import logferry.ingest.pipeline as pipeline_module
+    import logferry.ingest.linewise as linewise
 
     writers: list[object] = []
 
@@ -130,7 +130,7 @@ def _recording_writers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         writers.append(writer)
         return lines, writer, learn
 
-    monkeypatch.setattr(pipeline_module, "fast_lines", recorded)
+    monkeypatch.setattr(linewise, "fast_lines", recorded)
     return writers
 
 

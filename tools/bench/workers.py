@@ -145,10 +145,12 @@ def run_pipeline(fmt: str, path: Path, variant: str = "") -> dict[str, Any]:
         from logferry.formats import fast
 
         fast.disable()
-    elif variant == "json":
+    elif variant == "json":  # both loops: documents' (pipeline) and send_lines' (linewise)
+        import logferry.ingest.linewise
         import logferry.ingest.pipeline
 
         logferry.ingest.pipeline.orjson = _JsonShim  # type: ignore[attr-defined,assignment]
+        logferry.ingest.linewise.orjson = _JsonShim  # type: ignore[attr-defined,assignment]
     transport = DiscardingTransport()
     sink = BulkSink(transport)
     pipeline = _pipeline(sink, fmt, variant=variant)

@@ -13,10 +13,10 @@ is configured; `none`: neither). Cloud facts are not switched by it: they cost n
 
 Invariants: a fill only adds (a record's own fields win), and only the fields its module's
 `FILLS` names; the drop/sample decision comes after the fill and before serialisation, in
-`Pipeline.send_lines`, `Pipeline.documents` and `logferry parse` alike, so parse shows what
-ingest indexes (`send_lines` decides a drop rule on none of `FILLED` before the fill: the
-same outcome, without the lookups). Rejected: rules as a fill that
-empties the document (a dropped document must not reach the sink, and needs its id to sample).
+`logferry.ingest.linewise.send_lines`, `Pipeline.documents` and `logferry parse` alike, so
+parse shows what ingest indexes (`send_lines` decides a drop rule on none of `FILLED` before
+the fill: the same outcome, without the lookups). Rejected: rules as a fill that empties the
+document (a dropped document must not reach the sink, and needs its id to sample).
 The fast path's writers (logferry.formats.fast) add cloud facts, GeoIP and user agents
 themselves (`fast_facts` says what); Organizations facts need the Python path.
 Measured (docs/benchmark.md, `make bench`'s 200 MB objects, medians of 3, City records of

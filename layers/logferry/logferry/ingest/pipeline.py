@@ -19,7 +19,6 @@ import orjson
 
 from ..config import Settings
 from ..enrich import Drop, Enrichment, Fill, Keep
-from ..enrich.decision import DROP
 from ..formats import (
     FORMATS,
     MAIL_LOOKAHEAD,
@@ -30,12 +29,12 @@ from ..formats import (
     get_format_by_source,
     skip_reason,
 )
-from ..formats.base import LineParser, LogFormat, line_rejection
-from ..formats.fast import FastLine, Learn, fast_lines
+from ..formats.base import LogFormat
 from ..model import Document, ObjectRef, ParseContext, Rejection, Source, UnsupportedObject
 from ..output.indices import IndexRouter, Window
 from .checkpoint import Continuations, Unwatched, Watch
 from .deadletter import DeadLetters, object_record
+from .linewise import send_lines, unwritable
 from .objects import ObjectGone, ObjectSource
 from .reader import LineReader
 from .segments import Segment, SegmentReader, deadletter_ref
@@ -117,15 +116,6 @@ def _as_text(source: Source) -> str:
         return orjson.dumps(source).decode()
     except orjson.JSONEncodeError:
         return str(source)
-
-
-def _unwritable(position: int, source: Source, exc: Exception) -> Rejection:
-    return Rejection(position, f"document cannot be written as JSON: {exc}", str(source)[:2048])
-
-
-def _unruled(verdict: int, body: bytes, doc_id: str) -> bool:
-    """The decision on a fast writer's verdict without rules: there is none (KEEP, 0)."""
-    return True
 
 
 @dataclass
@@ -340,156 +330,6 @@ class Pipeline:
         )
         return result
 
-    def send_lines(
-        self,
-        ref: ObjectRef,
-        fmt: LogFormat,
-        reader: LineReader,
-        ctx: ParseContext,
-        lines: LineParser,
-        add: Callable[[str, str, bytes], None],
-        reject: Callable[[Rejection], None],
-        watch: Watch | Unwatched | None = None,
-        router: IndexRouter | None = None,
-        dropped: Callable[[str, str, Document], None] | None = None,
-        add_numbered: Callable[[str, int, bytes], None] | None = None,
-    ) -> tuple[int, int]:
-        """The loop of `_ingest_lines` (and of `logferry parse`) for a format with one entry per
-        line, in one frame: line -> document (+ what enrichment adds) -> index and id -> JSON
-        -> `add(index, id, body)`; rejections to `reject`, what the rules drop to `dropped`. It
-        does what `documents` and `parse_entries` do (same documents, ids and rejections)
-        without their two generator hops, Document and tuple per line, and with the index name
-        looked up by day. A drop rule that tests no enriched field is decided before the fill,
-        so a document it drops costs no enrichment; `dropped` still gets it filled. Where a
-        document needs nothing from Python but its cloud facts, GeoIP and user agents (no
-        Organizations, no field exclusion, no `event.original`), a format's fast writer
-        (logferry.formats.fast) writes the JSON of the lines it takes, the same bytes, given
-        to `add_numbered(index, lineno, body)` when there is one (BulkSink.numbered); the
-        writer decides drop and sample rules too (its verdict: logferry.enrich.decision).
-        Returns the entries consumed (counted for the watch) and the documents dropped."""
-        watch = watch or Unwatched()
-        router = router or self.router(fmt)
-        take_header, parse_line = lines
-        keep_original = ctx.keep_original
-        id_prefix = ref.identity + "-"
-        days, route = router.days, router.route  # YYYY-MM-DD -> index name
-        dumps = orjson.dumps
-        fill = self.fill(ref, fmt)
-        drop_first, keep = self.decisions(fmt)
-        (take_header, parse_line), fast, learn, keeps = self._fast_path(
-            ref,
-            fmt,
-            ctx,
-            lines,
-            ruled=keep is not None or drop_first is not None,
-            dropped_bodies=dropped is not None,
-        )
-        if add_numbered is None:
-
-            def add_numbered(index: str, number: int, body: bytes) -> None:
-                add(index, id_prefix + str(number), body)
-
-        consumed = drops = 0
-        at = watch.at
-        for lineno, line in reader:
-            if take_header is not None and take_header(line):
-                continue
-            # The fast path: the record's JSON written in one call. A line it declines, of a
-            # day not seen yet, or where the watch looks, takes the Python path below.
-            if fast is not None and consumed + 1 < at:
-                written = fast(line)
-                if written is not None:
-                    index = days.get(written[0][:10])
-                    if index is not None:
-                        consumed += 1
-                        body = written[1]
-                        verdict = written[2]  # the rules': logferry.enrich.decision
-                        if verdict:
-                            if verdict == DROP and dropped is None:
-                                drops += 1
-                                continue
-                            doc_id = id_prefix + str(lineno)
-                            if not keeps(verdict, body, doc_id):
-                                drops += 1
-                                if dropped is not None:
-                                    doc = Document(orjson.loads(body), lineno)
-                                    dropped(index, doc_id, doc)
-                                continue
-                        add_numbered(index, lineno, body)
-                        continue
-            index = None
-            gone = False
-            try:
-                source = parse_line(line)
-            except Exception as exc:
-                rejection = line_rejection(lineno, line, exc)
-            else:
-                if keep_original:
-                    source["event"]["original"] = line
-                try:  # the index of a day seen before: a hit implies a valid @timestamp
-                    index = days[source["@timestamp"][:10]]
-                except (KeyError, TypeError):  # a new day, or no valid @timestamp
-                    index, why = route(source.get("@timestamp"))
-                    if index is None:
-                        rejection = Rejection(lineno, why, line)
-                if drop_first is not None and index is not None and drop_first(source):
-                    gone = True
-                elif fill is not None:
-                    fill(source)
-                    if learn is not None:
-                        learn(source)
-            consumed += 1
-            if consumed >= at:  # only when watched: see checkpoint.Watch
-                doc_id = id_prefix + str(lineno)
-                item = rejection if index is None else (index, doc_id, Document(source, lineno))
-                passed = watch.look(consumed, item)
-                at = watch.at
-                if passed:
-                    if watch.stop is not None:
-                        break
-                    continue
-            if index is None:
-                reject(rejection)
-                continue
-            doc_id = id_prefix + str(lineno)
-            if gone or (keep is not None and not keep(source, doc_id)):
-                drops += 1
-                if dropped is not None:
-                    if gone and fill is not None:
-                        fill(source)  # shown as enriched as the other drops
-                    dropped(index, doc_id, Document(source, lineno))
-                continue
-            try:
-                body = dumps(source)
-            except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-                reject(_unwritable(lineno, source, exc))
-                continue
-            add(index, doc_id, body)
-        return consumed, drops
-
-    def _fast_path(
-        self,
-        ref: ObjectRef,
-        fmt: LogFormat,
-        ctx: ParseContext,
-        lines: LineParser,
-        ruled: bool,
-        dropped_bodies: bool,
-    ) -> tuple[LineParser, FastLine | None, Learn | None, Callable[[int, bytes, str], bool]]:
-        """For `send_lines`: the object's line parser, its fast writer and what the writer
-        learns (None, None when the documents need more than it writes: Organizations,
-        exclusions, `event.original`), and the decision on a writer's verdict (the JSON of
-        the documents it drops only with `dropped_bodies`)."""
-        assert self.enrichment is not None
-        facts = self.enrichment.fast_facts(ref.key, fmt)
-        decision = self.enrichment.json_decisions_for(fmt)
-        if ctx.keep_original or facts is None or (ruled and decision is None):
-            return lines, None, None, _unruled
-        lines, fast, learn = fast_lines(
-            fmt.name, lines, facts, rules=decision, dropped_bodies=dropped_bodies
-        )
-        return lines, fast, learn, _unruled if decision is None else decision.keeps
-
     def _ingest_lines(
         self, ref: ObjectRef, reader: LineReader, ctx: ParseContext, segment: Segment | None = None
     ) -> ObjectResult:
@@ -531,7 +371,8 @@ class Pipeline:
         try:
             lines = fmt.line_parser(reader, ctx) if merger is None else None
             if lines is not None:
-                consumed, result.dropped = self.send_lines(
+                consumed, result.dropped = send_lines(
+                    self,
                     ref,
                     fmt,
                     reader,
@@ -566,7 +407,7 @@ class Pipeline:
                         try:
                             body = orjson.dumps(doc.source)
                         except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-                            letters.add(_unwritable(doc.position, doc.source, exc))
+                            letters.add(unwritable(doc.position, doc.source, exc))
                             continue
                         sink.add(index, doc_id, body)
         except UnsupportedObject as exc:
