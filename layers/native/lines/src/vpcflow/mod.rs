@@ -9,8 +9,6 @@
 //! condition under which Python raises ParseError is a decline here. JSON records (`{...}`)
 //! and lines that are not printable ASCII are always declined.
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
@@ -19,198 +17,19 @@ use crate::geo::Geo;
 use crate::json;
 use crate::rules::{self, Rules};
 
+mod epoch;
+mod layout;
+
+use epoch::{epoch, Times};
+use layout::{transport, Layout};
+
 /// Python's DEFAULT_HEADER: the layout until a header line says otherwise.
 const DEFAULT_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
                               protocol packets bytes start end action log-status";
-/// Python's _ECS_FIELDS: read by position, never under aws.vpcflow.
-const ECS_FIELDS: [&str; 11] = [
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-];
-/// Python's _INT_FIELDS (INTEGER or LONG: both read the same way, at most 18 digits).
-const INT_FIELDS: [&str; 6] = [
-    "tcp-flags",
-    "traffic-path",
-    "packets-lost-no-route",
-    "packets-lost-blackhole",
-    "packets-lost-mtu-exceeded",
-    "packets-lost-ttl-expired",
-];
-/// Python's _IP_FIELDS.
-const IP_FIELDS: [&str; 2] = ["pkt-srcaddr", "pkt-dstaddr"];
-/// Slots of the epoch cache (Python's `_remember` keeps up to 4096 values; windows are few).
-const TIMES_CACHED: usize = 1024;
-
-/// Python's PROTOCOLS: an IANA protocol number -> ECS network.transport (the table's keys are
-/// numbers as written without leading zeros: the caller looks up only those).
-fn transport(number: u64) -> Option<&'static str> {
-    Some(match number {
-        0 => "hopopt",
-        1 => "icmp",
-        2 => "igmp",
-        4 => "ipv4",
-        6 => "tcp",
-        8 => "egp",
-        17 => "udp",
-        27 => "rdp",
-        33 => "dccp",
-        41 => "ipv6",
-        43 => "ipv6-route",
-        44 => "ipv6-frag",
-        46 => "rsvp",
-        47 => "gre",
-        50 => "esp",
-        51 => "ah",
-        58 => "ipv6-icmp",
-        59 => "ipv6-nonxt",
-        60 => "ipv6-opts",
-        88 => "eigrp",
-        89 => "ospfigp",
-        94 => "ipip",
-        103 => "pim",
-        112 => "vrrp",
-        115 => "l2tp",
-        132 => "sctp",
-        136 => "udplite",
-        137 => "mpls-in-ip",
-        _ => return None,
-    })
-}
-
-/// A member's `"key":` of an object, written once per layout (keys from a header are escaped:
-/// `header` is callable from Python with any names, not only those a header line allows).
-fn key_json(key: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key.len() + 3);
-    json::string(&mut out, key);
-    out.push(b':');
-    out
-}
-
-/// Where each field sits in a record of one header: Python's `Layout.of`.
-struct Layout {
-    width: usize,
-    /// (position, `"key":`) of the fields under aws.vpcflow, by kind, in the header's order.
-    texts: Vec<(usize, Vec<u8>)>,
-    ints: Vec<(usize, Vec<u8>)>,
-    ips: Vec<(usize, Vec<u8>)>,
-    srcaddr: Option<usize>,
-    dstaddr: Option<usize>,
-    srcport: Option<usize>,
-    dstport: Option<usize>,
-    protocol: Option<usize>,
-    packets: Option<usize>,
-    bytes: Option<usize>,
-    start: Option<usize>,
-    end: Option<usize>,
-    action: Option<usize>,
-    log_status: Option<usize>,
-    /// The text fields `account_id` and `region`: the record's own cloud facts.
-    account_id: Option<usize>,
-    region: Option<usize>,
-    /// A header whose aws.vpcflow keys clash (two text fields with one key, or a field named
-    /// `unparsed-tail`): Python's dict keeps the last value written, a case too odd to copy,
-    /// so every record of such a layout is left to Python.
-    clashes: bool,
-}
-
-impl Layout {
-    fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> Layout {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut lay = Layout {
-            width: 0,
-            texts: Vec::new(),
-            ints: Vec::new(),
-            ips: Vec::new(),
-            srcaddr: None,
-            dstaddr: None,
-            srcport: None,
-            dstport: None,
-            protocol: None,
-            packets: None,
-            bytes: None,
-            start: None,
-            end: None,
-            action: None,
-            log_status: None,
-            account_id: None,
-            region: None,
-            clashes: false,
-        };
-        let mut text_keys: Vec<String> = Vec::new();
-        for (i, name) in names.into_iter().enumerate() {
-            lay.width = i + 1;
-            let mut name = name.replace('_', "-");
-            if seen.contains_key(&name) {
-                // A repeated name: the first one wins, the second is kept apart.
-                name = format!("{name}-{i}");
-            }
-            seen.insert(name.clone(), i);
-            let key = name.replace('-', "_");
-            if ECS_FIELDS.contains(&name.as_str()) {
-                continue;
-            }
-            if INT_FIELDS.contains(&name.as_str()) {
-                lay.ints.push((i, key_json(&key)));
-            } else if IP_FIELDS.contains(&name.as_str()) {
-                lay.ips.push((i, key_json(&key)));
-            } else {
-                lay.clashes |= key == "unparsed_tail" || text_keys.contains(&key);
-                lay.texts.push((i, key_json(&key)));
-                text_keys.push(key);
-            }
-        }
-        // Python's `seen.get(name, _ABSENT)`: the last position recorded under a name.
-        let at = |name: &str| seen.get(name).copied();
-        lay.srcaddr = at("srcaddr");
-        lay.dstaddr = at("dstaddr");
-        lay.srcport = at("srcport");
-        lay.dstport = at("dstport");
-        lay.protocol = at("protocol");
-        lay.packets = at("packets");
-        lay.bytes = at("bytes");
-        lay.start = at("start");
-        lay.end = at("end");
-        lay.action = at("action");
-        lay.log_status = at("log-status");
-        // `aws.get("account_id")`: the text field whose key it is (unique unless `clashes`).
-        let text = |key: &str| {
-            let i = text_keys.iter().position(|k| k == key)?;
-            lay.texts.get(i).map(|(at, _)| *at)
-        };
-        lay.account_id = text("account_id");
-        lay.region = text("region");
-        lay
-    }
-}
-
-/// The ISO times of recent epoch values: a direct-mapped cache (a slot per value's hash, the
-/// newest value wins), so a look-up is one compare and it never grows. The records of a file
-/// share a handful of aggregation windows.
-struct Times {
-    slots: Vec<(u64, [u8; 20])>,
-}
-
-impl Times {
-    fn new() -> Self {
-        // u64::MAX has 20 digits: never an epoch value (at most 11), so an empty slot.
-        Times {
-            slots: vec![(u64::MAX, [0; 20]); TIMES_CACHED],
-        }
-    }
-}
 
 /// The value of `[0-9]{1,max}` (max <= 18, so it fits an i64), else None: the one shape whose
 /// Python `int()` is certain (no sign, underscore, whitespace or non-ASCII digit).
-fn digits(value: &str, max: usize) -> Option<u64> {
+pub(super) fn digits(value: &str, max: usize) -> Option<u64> {
     if value.is_empty() || value.len() > max {
         return None;
     }
@@ -239,59 +58,6 @@ fn ip_shaped(value: &str) -> bool {
         .bytes()
         .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
         && value.bytes().any(|b| b == b'.' || b == b':')
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's civil_from_days).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// `time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(secs))`. Python's epoch fields have at most
-/// 11 digits, so the year has four (1970..=5138).
-fn iso(secs: u64) -> [u8; 20] {
-    let secs = i64::try_from(secs).unwrap_or(0); // 11 digits at most: always fits
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let time = secs.rem_euclid(86_400);
-    let mut out = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, width: u32, value: i64| {
-        for k in 0..width {
-            let digit = (value / 10_i64.pow(width - 1 - k)) % 10;
-            if let (Some(slot), Ok(digit)) = (out.get_mut(at + k as usize), u8::try_from(digit)) {
-                *slot = b'0' + digit;
-            }
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, time / 3600);
-    put(14, 2, time / 60 % 60);
-    put(17, 2, time % 60);
-    out
-}
-
-/// An epoch field's ISO time, cached: the records of a file share a handful of windows. None
-/// where Python's `_epoch` raises (more than 11 digits, anything but ASCII digits).
-fn epoch(times: &mut Times, value: &str) -> Option<[u8; 20]> {
-    let secs = digits(value, 11)?;
-    // Fibonacci hashing: windows are multiples of 60 s, so the top bits of a product spread them.
-    let slot = (secs.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize % TIMES_CACHED;
-    match times.slots.get_mut(slot) {
-        Some((cached, text)) if *cached == secs => Some(*text),
-        Some(entry) => {
-            *entry = (secs, iso(secs));
-            Some(entry.1)
-        }
-        None => Some(iso(secs)), // not reached: the slot is taken modulo the cache's size
-    }
 }
 
 /// A comma before an object's member unless it is the first (`start`: just after its `{`).
