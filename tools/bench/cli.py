@@ -12,6 +12,8 @@
                                           and peak RSS at 10,000 / 50,000 / 100,000 objects
     python -m tools.bench --nodes 3       end to end into the local three-node cluster beside
                                           the single node, each beside its own bulk ceiling
+    python -m tools.bench --rule-cost     what a drop rule costs a line and what a dropped
+                                          document saves, in one process (ALB, VPC flow, NLB...)
     python -m tools.bench --profile nlb   where one format's time goes (pyinstrument, if
                                           installed)
 
@@ -47,7 +49,7 @@ from logferry.formats import FORMATS
 from tools.bench import MB, hostile
 from tools.bench import generators as benchgen
 from tools.bench.backfill import SIZES, bench_backfill
-from tools.bench.enriching import bench_enrichment
+from tools.bench.enriching import bench_enrichment, bench_rule_cost
 from tools.bench.nodes import bench_nodes
 from tools.bench.peers import bench_peers
 from tools.bench.profiling import profile
@@ -104,6 +106,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=[3],
         help="only end to end into three nodes beside one (make opensearch opensearch-multinode)",
     )
+    parser.add_argument(
+        "--rule-cost", action="store_true", help="only a drop rule's cost and saving a line"
+    )
     parser.add_argument("--profile", metavar="FORMAT", help="profile one format and exit")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
     return parser.parse_args(argv)
@@ -147,6 +152,8 @@ def main(argv: list[str]) -> int:
         bench_nodes(e2e_lines, runs, args.clients, report)
     elif args.backfill:
         bench_backfill(report, tuple(int(n) for n in args.backfill_objects.split(",")))
+    elif args.rule_cost:
+        bench_rule_cost(measured_formats(args.formats), size, runs, report)
     else:
         formats = measured_formats(args.formats)
         bench_formats(formats, size, runs, report, naive=not args.no_naive, pure=not args.no_pure)

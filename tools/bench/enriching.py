@@ -42,6 +42,15 @@ DROP_RULES = {
     "cloudfront": "cloudfront:http.response.status_code>399",
     "s3access": "s3access:http.response.status_code>399",
 }
+# Rules of the same shape that hold for no generated record: what testing a rule costs alone.
+NEVER_RULES = {
+    "alb": "alb:url.path=/never-served",
+    "clb": "clb:user_agent.original=never*",
+    "vpcflow": "vpcflow:aws.vpcflow.action=NEVER,destination.port=443",
+    "nlb": "nlb:tls.version=0.9",
+    "cloudfront": "cloudfront:http.response.status_code>999",
+    "s3access": "s3access:http.response.status_code>999",
+}
 VARIANTS = ("enriched", "enriched-again", "drop")
 
 
@@ -63,10 +72,11 @@ def settings_of(variant: str, fmt: str) -> dict[str, Any]:
             "geoip_city_db": str(city),
             "geoip_asn_db": str(asn),
         }
-    if variant == "drop" and fmt in DROP_RULES:
+    rules = {"drop": DROP_RULES, "drop-never": NEVER_RULES}.get(variant, {})
+    if fmt in rules:
         from logferry.enrich.rules import parse_drop
 
-        return {"enrich": (), "drop": parse_drop(DROP_RULES[fmt])}
+        return {"enrich": (), "drop": parse_drop(rules[fmt])}
     return {"enrich": ()}
 
 
@@ -154,4 +164,37 @@ def bench_enrichment(formats: list[str], size: int, runs: int, report: dict[str,
             f" {rate['enriched'] / rate['python']:>5.2f}x {rate['enriched-again']:>10,.0f}"
             f" {again:>6.2f}x {drop_text:>10} {dropped_text:>7}"
             f" {ratio_text:>7} {met:<3} {python_text:>6}  {DROP_RULES.get(fmt, '-')}"
+        )
+
+
+def bench_rule_cost(formats: list[str], size: int, runs: int, report: dict[str, Any]) -> None:
+    """What a drop rule costs a line and what a dropped document saves, measured in one worker
+    per format (the three pipelines interleaved run by run, so the process's state is alike):
+    plain, with a rule that drops nothing (`NEVER_RULES`), with the drop column's rule. A rule
+    pays for itself, in the Lambda's CPU, from the share it drops at break-even on."""
+    from tools.bench.workers import worker
+
+    print(
+        f"\nA drop rule's cost: {size / MB:.0f} MB per format, one worker, medians of {runs}"
+        " interleaved ingests (CPU ns a line)\n"
+    )
+    header = (
+        f"{'format':<11} {'plain':>7} {'no drop':>8} {'drop':>7} {'dropped':>7} {'rule':>6}"
+        f" {'saved/doc':>9} {'break-even':>10}  rule"
+    )
+    print(header)
+    print("-" * len(header))
+    section = report.setdefault("rule_cost", {})
+    for fmt in formats:
+        if fmt not in DROP_RULES:
+            continue
+        path = benchgen.write_object(DATA, fmt, size)
+        found = worker("rule-cost", path, "--format", fmt, "--runs", str(runs))
+        plain, never, drop = found["plain_ns"], found["never_ns"], found["drop_ns"]
+        share = found["dropped_share"]
+        cost, saved = never - plain, (never - drop) / share if share else float("nan")
+        section[fmt] = {**found, "rule_ns": round(cost), "saved_per_dropped_ns": round(saved)}
+        print(
+            f"{fmt:<11} {plain:>7,.0f} {never:>8,.0f} {drop:>7,.0f} {share:>7.0%} {cost:>6,.0f}"
+            f" {saved:>9,.0f} {cost / saved:>10.0%}  {DROP_RULES[fmt]}"
         )

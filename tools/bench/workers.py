@@ -16,6 +16,7 @@ import gzip
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -251,12 +252,36 @@ def run_ceiling(fmt: str, path: Path, prefix: str, clients: int) -> dict[str, An
     }
 
 
+def run_rule_cost(fmt: str, path: Path, runs: int) -> dict[str, Any]:
+    """One process, three pipelines (plain, a rule dropping nothing, the drop rule) ingesting
+    the object in turn `runs` times: CPU ns a line of each (medians), and the share dropped."""
+    pipelines = {
+        name: _pipeline(BulkSink(DiscardingTransport()), fmt, variant=variant)
+        for name, variant in (("plain", ""), ("never", "drop-never"), ("drop", "drop"))
+    }
+    spent: dict[str, list[float]] = {name: [] for name in pipelines}
+    lines = documents = dropped = 0
+    for _ in range(runs):
+        for name, pipeline in pipelines.items():
+            cpu = _cpu()
+            result = pipeline.ingest(ObjectRef("", str(path)))
+            spent[name].append((_cpu() - cpu) / result.lines * 1e9)
+            lines = result.lines
+            if name == "drop":
+                documents, dropped = result.documents, result.dropped
+    out: dict[str, Any] = {f"{name}_ns": statistics.median(ns) for name, ns in spent.items()}
+    out.update(lines=lines, dropped_share=dropped / max(1, documents + dropped))
+    return out
+
+
 # -- the worker process and its launcher ---------------------------------------------------
 
 
 def worker_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.workers")
-    parser.add_argument("kind", choices=("pipeline", "naive", "gunzip", "reader", "e2e", "ceiling"))
+    parser.add_argument(
+        "kind", choices=("pipeline", "naive", "gunzip", "reader", "e2e", "ceiling", "rule-cost")
+    )
     parser.add_argument("path", type=Path)
     parser.add_argument("--format", default="nlb")
     parser.add_argument("--variant", default="")
@@ -264,6 +289,7 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--url", help="the cluster of e2e and ceiling (default: OPENSEARCH_URL)")
     parser.add_argument("--concurrency", help="e2e: LOGFERRY_BULK_CONCURRENCY (default: its own)")
+    parser.add_argument("--runs", type=int, default=5, help="rule-cost: interleaved ingests")
     args = parser.parse_args(argv)
     if args.url:
         os.environ["OPENSEARCH_URL"] = args.url
@@ -281,6 +307,8 @@ def worker_main(argv: list[str]) -> int:
         out = run_reader(args.path, args.variant)
     elif args.kind == "e2e":
         out = run_e2e(args.format, args.path, args.prefix)
+    elif args.kind == "rule-cost":
+        out = run_rule_cost(args.format, args.path, args.runs)
     else:
         out = run_ceiling(args.format, args.path, args.prefix, args.clients)
     out["peak_rss_mib"] = _peak_rss_mib()
