@@ -89,3 +89,17 @@ def test_worker_measures_in_a_fresh_process(tmp_path: Path) -> None:
     result = workers.worker("pipeline", path, "--format", "nlb")
     assert result["documents"] == result["lines"] > 300
     assert result["cpu"] > 0 and result["peak_rss_mib"] > 10
+
+
+def test_rule_cost_runs_the_three_pipelines_and_counts_what_the_rule_drops(
+    tmp_path: Path,
+) -> None:
+    """`--rule-cost`'s worker: a rule that drops nothing and the drop rule beside no rule, in
+    one process; the share is what the drop rule dropped (ALB's /healthz lines)."""
+    registered("alb")
+    path = benchgen.write_object(tmp_path, "alb", SMALL)
+    found = workers.run_rule_cost("alb", path, runs=1)
+    assert min(found["plain_ns"], found["never_ns"], found["drop_ns"]) > 0
+    healthz = sum("/healthz" in line for line in benchgen.lines("alb", SMALL))
+    assert found["lines"] > 300 and healthz > 0
+    assert found["dropped_share"] == pytest.approx(healthz / found["lines"])

@@ -170,8 +170,9 @@ def bench_enrichment(formats: list[str], size: int, runs: int, report: dict[str,
 def bench_rule_cost(formats: list[str], size: int, runs: int, report: dict[str, Any]) -> None:
     """What a drop rule costs a line and what a dropped document saves, measured in one worker
     per format (the three pipelines interleaved run by run, so the process's state is alike):
-    plain, with a rule that drops nothing (`NEVER_RULES`), with the drop column's rule. A rule
-    pays for itself, in the Lambda's CPU, from the share it drops at break-even on."""
+    plain, with a rule that drops nothing (`NEVER_RULES`), with the drop column's rule.
+    "break-even" is the share of documents a rule must drop to pay for itself in the Lambda's
+    CPU: its cost a line over what a dropped document saves."""
     from tools.bench.workers import worker
 
     print(
@@ -192,9 +193,12 @@ def bench_rule_cost(formats: list[str], size: int, runs: int, report: dict[str, 
         found = worker("rule-cost", path, "--format", fmt, "--runs", str(runs))
         plain, never, drop = found["plain_ns"], found["never_ns"], found["drop_ns"]
         share = found["dropped_share"]
-        cost, saved = never - plain, (never - drop) / share if share else float("nan")
-        section[fmt] = {**found, "rule_ns": round(cost), "saved_per_dropped_ns": round(saved)}
+        cost = never - plain
+        saved = (never - drop) / share if share else None  # nothing dropped: nothing saved
+        section[fmt] = {**found, "rule_ns": round(cost), "saved_per_dropped_ns": saved}
+        saved_text = "-" if saved is None else f"{saved:,.0f}"
+        even_text = "-" if not saved or saved < 0 else f"{cost / saved:.0%}"
         print(
             f"{fmt:<11} {plain:>7,.0f} {never:>8,.0f} {drop:>7,.0f} {share:>7.0%} {cost:>6,.0f}"
-            f" {saved:>9,.0f} {cost / saved:>10.0%}  {DROP_RULES[fmt]}"
+            f" {saved_text:>9} {even_text:>10}  {DROP_RULES[fmt]}"
         )
