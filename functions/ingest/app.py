@@ -1,7 +1,9 @@
 """Lambda: SQS messages of S3 notifications -> documents in OpenSearch.
 
 Thin by design: Powertools' BatchProcessor gives each SQS record to `record_handler`; a record
-that raises is reported in `batchItemFailures` and only it returns to the queue.
+that raises is reported in `batchItemFailures` and only it returns to the queue. When every
+record fails (the cluster refuses them, or is down), Powertools fails the invocation and SQS
+returns them all: the invocation's metrics are published all the same (MessagesReturned: all).
 """
 
 from __future__ import annotations
@@ -60,9 +62,15 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     stats_before = service.sink.stats.copy()
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    publish_sink_metrics(metrics, service.sink.stats.since(stats_before))
-    publish_batch_metrics(metrics, response)
+    # What SQS does when the invocation fails (every record failed: Powertools raises): the
+    # whole batch comes back. The metrics are published either way.
+    everything = [{"itemIdentifier": r.get("messageId")} for r in event.get("Records", [])]
+    response: dict[str, Any] = {"batchItemFailures": everything}
+    try:
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        publish_sink_metrics(metrics, service.sink.stats.since(stats_before))
+        publish_batch_metrics(metrics, response)
     return response

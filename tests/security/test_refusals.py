@@ -31,7 +31,15 @@ from logferry.output.client import (
 )
 from tests.integration.test_mail import OBJECT_1
 from tests.security.conftest import SecureNode, TlsFront, User, make_certificate
-from tests.support import NLB_KEY, FakeLambdaContext, Wiring, gz, load_ingest_handler, nlb_line
+from tests.support import (
+    NLB_KEY,
+    FakeLambdaContext,
+    Wiring,
+    emf_sums,
+    gz,
+    load_ingest_handler,
+    nlb_line,
+)
 
 pytestmark = pytest.mark.security
 
@@ -46,6 +54,7 @@ class Refused:
     requests: int  # HTTP requests the handler's client made (opensearch-py logs each failure)
     returned: list[str]  # the "object returned to the queue" reasons
     output: str  # everything written: stdout, stderr, every log record, the response
+    metrics: dict[str, float]  # the invocation's CloudWatch metrics (EMF on stdout), summed
 
 
 def ingest_refused(
@@ -98,6 +107,7 @@ def ingest_refused(
         len(requests),
         returned,
         "\n".join([out, err, logs, json.dumps(response), raised]),
+        emf_sums(out),
     )
 
 
@@ -107,6 +117,8 @@ def assert_returned_at_once(refused: Refused, node_url: str, reason: str) -> Non
     assert refused.requests == len(refused.records)  # one request each, no retry
     assert refused.seconds < 10
     assert len(refused.returned) == len(refused.records)
+    # The invocation failed (every record did), and still says so in its metrics.
+    assert refused.metrics["MessagesReturned"] == len(refused.records)
     for why in refused.returned:
         assert f"OpenSearch at {node_url}" in why and reason in why, why
 
