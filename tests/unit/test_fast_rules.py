@@ -1,5 +1,5 @@
 """Drop and sample rules decided by the fast writers (logferry.formats._lines.Rules,
-layers/native/lines/src/rules.rs) held to the Python decision (logferry.enrich.decision) on
+layers/native/lines/src/rules/) held to the Python decision (logferry.enrich.decision) on
 random documents: a verdict decides only what Python would, and decides the plain cases."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ invocation.
 
 On the fast path (logferry.formats.fast) a document is JSON before it is a dict: `on_json`
 gives the rules to its writers (logferry.formats._lines.Rules, layers/native/lines/src/
-rules.rs), which decide on the JSON they have just written and add a verdict to each line:
+rules/), which decide on the JSON they have just written and add a verdict to each line:
 KEEP, DROP, SAMPLE + k (sample rule k holds: the id decides, here) or UNDECIDED (a value whose
 meaning is Python's to say: the body is decoded and `keep` decides). A source with exclusions
 takes the Python path. The writers read a field from its top-level member (they mark where
@@ -57,7 +57,7 @@ from .rules import Condition, Rule
 Keep = Callable[[Source, str], bool]
 # A drop decided on the record alone, before enrichment: True = dropped.
 Drop = Callable[[Source], bool]
-# A fast writer's verdict on the document it wrote (layers/native/lines/src/rules.rs).
+# A fast writer's verdict on the document it wrote (layers/native/lines/src/rules/).
 KEEP, DROP, UNDECIDED, SAMPLE = 0, 1, 2, 3
 # One condition as the writers take it: path, op, value, a whole number's digits, the bound
 # of `<`/`>`, needles.
