@@ -174,14 +174,7 @@ impl Alb {
         out.roots.push(out.buf.len() + 1);
         out.buf
             .extend_from_slice(b",\"event\":{\"dataset\":\"aws.alb\",\"kind\":\"event\"}");
-        out.open("source");
-        text(out, "ip", client_ip);
-        out.int("port", client_port);
-        // GeoIP's fill appends its members after the endpoint's own (dict.update).
-        if let Some(geo) = &mut self.geo {
-            out.buf.extend_from_slice(geo.members(client_ip)?);
-        }
-        out.close();
+        endpoint(out, &mut self.geo, "source", client_ip, client_port)?;
         if status.is_some() || req.method.is_some() || req.version.is_some() {
             out.open("http");
             if let Some(status) = status {
@@ -289,13 +282,7 @@ impl Alb {
         }
 
         if let Some((ip, port)) = destination {
-            out.open("destination");
-            text(out, "ip", ip);
-            out.int("port", port);
-            if let Some(geo) = &mut self.geo {
-                out.buf.extend_from_slice(geo.members(ip)?);
-            }
-            out.close();
+            endpoint(out, &mut self.geo, "destination", ip, port)?;
         }
         if let Some(url) = req.url {
             url_into(out, url);
@@ -335,4 +322,17 @@ impl Alb {
         out.close();
         Some(time)
     }
+}
+
+/// An endpoint object, `"name":{"ip":...,"port":...}`, and with GeoIP what its fill appends
+/// after the endpoint's own members (dict.update); None when GeoIP declines the address.
+fn endpoint(out: &mut Json, geo: &mut Option<Geo>, name: &str, ip: &str, port: i64) -> Option<()> {
+    out.open(name);
+    text(out, "ip", ip);
+    out.int("port", port);
+    if let Some(geo) = geo {
+        out.buf.extend_from_slice(geo.members(ip)?);
+    }
+    out.close();
+    Some(())
 }
