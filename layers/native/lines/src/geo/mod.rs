@@ -232,42 +232,43 @@ fn find(
         return Some(out);
     }
     if let Some(city) = city {
-        out.extend_from_slice(&members_of(city, address, &mut known.city, record::city)?);
+        append_members(&mut out, city, address, &mut known.city, record::city)?;
     }
     if let Some(asn) = asn {
-        out.extend_from_slice(&members_of(asn, address, &mut known.asn, record::asn)?);
+        append_members(&mut out, asn, address, &mut known.asn, record::asn)?;
     }
     Some(out)
 }
 
-/// The members `facts` makes of the record of `address` in `db` (empty: no record), kept by
-/// the record's offset; None to decline (a decoding error, or a panic of the crate on a
-/// corrupt file).
-fn members_of(
+/// Appends to `out` the members `facts` makes of the record of `address` in `db` (nothing: no
+/// record), kept by the record's offset; None to decline (a decoding error, or a panic of the
+/// crate on a corrupt file).
+fn append_members(
+    out: &mut Vec<u8>,
     db: &Reader<Vec<u8>>,
     address: Ipv4Addr,
     records: &mut Map<usize, Option<Vec<u8>>>,
     facts: fn(&record::Record) -> Option<Vec<u8>>,
-) -> Option<Vec<u8>> {
+) -> Option<()> {
     let found = catch_unwind(AssertUnwindSafe(|| db.lookup(IpAddr::V4(address))));
     let found = found.ok()?.ok()?;
     let Some(offset) = found.offset() else {
-        return Some(Vec::new());
+        return Some(());
     };
-    if let Some(members) = records.get(&offset) {
-        return members.clone();
+    if !records.contains_key(&offset) {
+        let record = catch_unwind(AssertUnwindSafe(|| found.decode::<record::Record>()));
+        let members = match record {
+            Ok(Ok(Some(record))) => facts(&record),
+            Ok(Ok(None)) => Some(Vec::new()),
+            _ => None,
+        };
+        if records.len() >= CACHE_SIZE {
+            records.clear();
+        }
+        records.insert(offset, members);
     }
-    let record = catch_unwind(AssertUnwindSafe(|| found.decode::<record::Record>()));
-    let members = match record {
-        Ok(Ok(Some(record))) => facts(&record),
-        Ok(Ok(None)) => Some(Vec::new()),
-        _ => None,
-    };
-    if records.len() >= CACHE_SIZE {
-        records.clear();
-    }
-    records.insert(offset, members.clone());
-    members
+    out.extend_from_slice(records.get(&offset)?.as_deref()?);
+    Some(())
 }
 
 /// A dotted quad as both `inet_pton(AF_INET)` (glibc) and ipaddress read it: four decimal
