@@ -85,9 +85,13 @@ class Pair:
             return f"wrote {body!r}, Python's is {expected!r}"
         if timestamp != doc["@timestamp"]:
             return f"timestamp {timestamp!r}, Python's is {doc['@timestamp']!r}"
-        marked = set(self.writer.__self__.roots)  # type: ignore[attr-defined]
+        writer: Any = self.writer.__self__  # type: ignore[attr-defined]
+        marked = set(writer.roots)
         if marked != set(top_level_offsets(doc)):
             return f"top-level members marked at {sorted(marked)}, not where they start"
+        for field, at in writer.marks:
+            if at != value_offset(doc, field):
+                return f"{field} marked at {at}, its value is at {value_offset(doc, field)}"
         return None
 
 
@@ -98,6 +102,24 @@ def top_level_offsets(doc: dict[str, Any]) -> list[int]:
         found.append(at)
         at += len(orjson.dumps({key: value})) - 1  # the member and a comma
     return found
+
+
+def value_offset(doc: dict[str, Any], field: str) -> int | None:
+    """Where the value of a dotted field starts in the document's JSON (orjson's, compact);
+    None where the document has no such field."""
+    value: Any = doc
+    at = 0  # where the object holding the next key opens
+    for key in field.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        at += 1
+        for name, member in value.items():
+            if name == key:
+                at += len(orjson.dumps(name)) + 1
+                value = member
+                break
+            at += len(orjson.dumps({name: member})) - 1  # the member and a comma
+    return at
 
 
 def main(argv: list[str]) -> None:

@@ -15,7 +15,7 @@ from logferry.enrich.decision import DROP, KEEP, SAMPLE, UNDECIDED, JsonDecision
 from logferry.enrich.rules import parse_drop, parse_sample
 from logferry.formats import fast
 from tests.conftest import examples
-from tests.fast_files import top_level_offsets
+from tests.fast_files import top_level_offsets, value_offset
 
 pytestmark = pytest.mark.skipif(
     not fast.available(), reason="logferry.formats._lines is not built (make native; cargo)"
@@ -80,14 +80,17 @@ def _decision(drops: list[list[str]], samples: list[list[str]]) -> tuple[JsonDec
 def test_the_writers_verdict_decides_as_python_does(
     doc: dict[str, Any], drops: list[list[str]], samples: list[list[str]], n: int
 ) -> None:
-    """Read from the start of the document, and from the writers' marks of where its
-    top-level members start (as they mark them: once, or twice after a member taken back)."""
+    """Read from the start of the document, from the writers' marks of where its top-level
+    members start (as they mark them: once, or twice after a member taken back), and from
+    their marks of where the values of the fields they mark start."""
     decision, native = _decision(drops, samples)
     body, doc_id = orjson.dumps(doc), f"x-{n}"
     python_keeps = decision.keep(orjson.loads(body), doc_id)
     roots = top_level_offsets(doc)
-    for marks in ([], roots, sorted(roots + roots[-1:])):
-        verdict = native.verdict(body, marks)
+    at = {field: value_offset(doc, field) for field in FIELDS}
+    values = [(field, where) for field, where in at.items() if where is not None]
+    for marks, marked in ([], []), (roots, []), (sorted(roots + roots[-1:]), []), (roots, values):
+        verdict = native.verdict(body, marks, marked)
         assert verdict in (KEEP, DROP, UNDECIDED) or SAMPLE <= verdict < SAMPLE + len(samples)
         fast_keeps = verdict == KEEP or decision.keeps(verdict, body, doc_id)
         assert fast_keeps == python_keeps, (verdict, body, marks)

@@ -2,6 +2,8 @@
 //! are appended with their key. Strings are escaped as JSON requires (`"`, `\`, control
 //! characters); the fast paths only take printable ASCII lines, so nothing else needs care.
 
+use crate::rules::Marks;
+
 pub struct Json {
     pub buf: Vec<u8>,
     /// Whether the object being written has a member yet (a comma goes before the next).
@@ -9,6 +11,8 @@ pub struct Json {
     /// Where the document's top-level members' keys start (crate::rules reads from them);
     /// a member written into `buf` directly is marked by its writer.
     pub roots: Vec<usize>,
+    /// Where the values of the writer's marked fields start (crate::rules::marks).
+    pub marks: Marks,
 }
 
 impl Json {
@@ -17,6 +21,7 @@ impl Json {
             buf: Vec::with_capacity(1024),
             first: Vec::with_capacity(8),
             roots: Vec::with_capacity(16),
+            marks: Marks::new(),
         }
     }
 
@@ -24,6 +29,7 @@ impl Json {
         self.buf.clear();
         self.first.clear();
         self.roots.clear();
+        self.marks.clear();
     }
 
     fn comma(&mut self) {
@@ -44,6 +50,12 @@ impl Json {
         self.buf.push(b'"');
         self.buf.extend_from_slice(key.as_bytes()); // keys are ours: plain ASCII names
         self.buf.extend_from_slice(b"\":");
+    }
+
+    /// `"key":`, the value to come marked as the writer's field `field` (crate::rules::marks).
+    pub fn marked(&mut self, key: &str, field: usize) {
+        self.key(key);
+        self.marks.set(field, self.buf.len());
     }
 
     /// `{` of the document itself.
@@ -71,6 +83,16 @@ impl Json {
 
     pub fn int(&mut self, key: &str, value: i64) {
         self.key(key);
+        self.digits(value);
+    }
+
+    /// `int`, the value marked as the writer's field `field` (crate::rules::marks).
+    pub fn marked_int(&mut self, key: &str, value: i64, field: usize) {
+        self.marked(key, field);
+        self.digits(value);
+    }
+
+    fn digits(&mut self, value: i64) {
         let mut digits = itoa::Buffer::new();
         self.buf.extend_from_slice(digits.format(value).as_bytes());
     }

@@ -23,7 +23,7 @@ use pyo3::types::{PyBytes, PyString};
 use crate::cpu;
 use crate::geo::Geo;
 use crate::json;
-use crate::rules::{self, Rules};
+use crate::rules::{self, Marks, Ruled, Rules};
 use crate::time;
 
 /// Fields of a 2.0 line; a 1.0 line has 18, the rest read as the null marker `-`.
@@ -32,6 +32,21 @@ const V2_FIELDS: usize = 22;
 
 /// Digits of the longest number taken: 18 always fits an i64 (Python's int has no limit).
 const MAX_DIGITS: usize = 18;
+
+/// The fields whose values this writer marks as it writes them (crate::rules::marks), and
+/// their places in the list.
+const MARKED: [&str; 6] = [
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "tls.version",
+    "tls.cipher",
+];
+const SOURCE: (usize, usize) = (0, 1);
+const DESTINATION: (usize, usize) = (2, 3);
+const TLS_VERSION: usize = 4;
+const TLS_CIPHER: usize = 5;
 
 #[pyclass(module = "logferry.formats._lines")]
 pub struct Nlb {
@@ -47,10 +62,11 @@ pub struct Nlb {
     last_stamp: Option<Py<PyString>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules), and where
-    /// its top-level members' keys start.
-    rules: Option<Py<Rules>>,
+    /// Drop and sample rules, decided on each document written (crate::rules), where its
+    /// top-level members' keys start, and where its marked fields' values start.
+    rules: Option<Ruled>,
     roots: Vec<usize>,
+    marks: Marks,
 }
 
 #[pymethods]
@@ -74,8 +90,9 @@ impl Nlb {
             last_time: String::new(),
             last_stamp: None,
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
-            rules,
+            rules: Ruled::new(rules, &MARKED),
             roots: Vec::with_capacity(8),
+            marks: Marks::new(),
         }
     }
 
@@ -83,6 +100,13 @@ impl Nlb {
     #[getter]
     fn roots(&self) -> Vec<usize> {
         self.roots.clone()
+    }
+
+    /// Each field this writer marks, with where its value starts in the last document
+    /// (crate::rules::marks; for the tests).
+    #[getter]
+    fn marks(&self) -> Vec<(&'static str, Option<usize>)> {
+        self.marks.named(&MARKED)
     }
 
     /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
@@ -95,7 +119,7 @@ impl Nlb {
         let record = Record::read(line)?;
         let stamp = self.timestamp(py, record.time)?;
         self.write(&record)?;
-        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots);
+        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots, &self.marks);
         Some((stamp, PyBytes::new(py, body), verdict))
     }
 }
@@ -130,6 +154,8 @@ impl Nlb {
         // Where each top-level member's key starts (after a `{`, a `,` or a `},`).
         let roots = &mut self.roots;
         roots.clear();
+        let marks = &mut self.marks;
+        marks.clear();
         // The time fields were checked (`timestamp`, `Record::read`): digits and separators.
         roots.push(1);
         buf.extend_from_slice(b"{\"@timestamp\":");
@@ -138,14 +164,28 @@ impl Nlb {
         buf.extend_from_slice(b",\"event\":{\"dataset\":\"aws.nlb\",\"kind\":\"event\"}");
 
         // Each endpoint's key starts after its opening text's first byte or two (`,` or `},`).
-        for (skip, opening, field, port) in [
-            (1, &b",\"source\":{\"ip\":"[..], CLIENT, r.client_port),
-            (2, &b"},\"destination\":{\"ip\":"[..], DEST, r.dest_port),
+        for (skip, opening, field, port, (ip_mark, port_mark)) in [
+            (
+                1,
+                &b",\"source\":{\"ip\":"[..],
+                CLIENT,
+                r.client_port,
+                SOURCE,
+            ),
+            (
+                2,
+                &b"},\"destination\":{\"ip\":"[..],
+                DEST,
+                r.dest_port,
+                DESTINATION,
+            ),
         ] {
             roots.push(buf.len() + skip);
             buf.extend_from_slice(opening);
+            marks.set(ip_mark, buf.len());
             r.text(buf, field);
             buf.extend_from_slice(b",\"port\":");
+            marks.set(port_mark, buf.len());
             int(buf, port);
             // GeoIP's fill appends its members after the endpoint's own (dict.update).
             if let Some(geo) = &mut self.geo {
@@ -157,7 +197,9 @@ impl Nlb {
         buf.extend_from_slice(b"},\"tls\":{\"version_protocol\":\"tls\"");
         match r.version {
             Some(version) => {
-                buf.extend_from_slice(b",\"established\":true,\"version\":\"");
+                buf.extend_from_slice(b",\"established\":true,\"version\":");
+                marks.set(TLS_VERSION, buf.len());
+                buf.push(b'"');
                 buf.extend_from_slice(version.as_bytes());
                 buf.push(b'"');
             }
@@ -165,6 +207,7 @@ impl Nlb {
         }
         if r.f[CIPHER] != "-" {
             buf.extend_from_slice(b",\"cipher\":");
+            marks.set(TLS_CIPHER, buf.len());
             r.text(buf, CIPHER);
         }
         if r.f[SNI] != "-" {

@@ -5,7 +5,7 @@
 use crate::json::Json;
 use crate::time;
 
-use super::MAX_FIELDS;
+use super::{DOMAIN, MAX_FIELDS, PATH};
 
 /// elb.tokenize's fields of a line into `t`, and their count; None to decline: a line that is
 /// not printable ASCII (tabs, other whitespace Python's split() knows, UTF-8), has a backslash
@@ -87,6 +87,14 @@ pub(super) fn words(text: &str) -> impl Iterator<Item = &str> {
 /// that JSON escapes (quotes, backslashes, control characters), so the bytes go as they are.
 pub(super) fn text(out: &mut Json, key: &str, value: &str) {
     out.raw(key, b"\"");
+    out.buf.extend_from_slice(value.as_bytes());
+    out.buf.push(b'"');
+}
+
+/// `text`, the value marked as the writer's field `field` (crate::rules::marks).
+pub(super) fn marked_text(out: &mut Json, key: &str, value: &str, field: usize) {
+    out.marked(key, field);
+    out.buf.push(b'"');
     out.buf.extend_from_slice(value.as_bytes());
     out.buf.push(b'"');
 }
@@ -282,12 +290,12 @@ pub(super) fn url_into(out: &mut Json, url: &str) {
             } else {
                 host
             };
-            text(out, "domain", domain);
+            marked_text(out, "domain", domain, DOMAIN);
         }
     }
     if !path.is_empty() {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        text(out, "path", path);
+        marked_text(out, "path", path, PATH);
         if !query.is_empty() {
             text(out, "query", query);
         }

@@ -17,13 +17,13 @@ use pyo3::types::{PyBytes, PyString};
 use crate::cpu;
 use crate::geo::Geo;
 use crate::json::{self, Json};
-use crate::rules::{self, Rules};
+use crate::rules::{self, Ruled, Rules};
 
 mod fields;
 
 use fields::{
-    dash, float, host_port, integer, is_ipv4, is_iso_utc, list, seconds, text, tls_version,
-    tokenize, url_into, words, Request,
+    dash, float, host_port, integer, is_ipv4, is_iso_utc, list, marked_text, seconds, text,
+    tls_version, tokenize, url_into, words, Request,
 };
 
 /// The widest layout known (2026); shorter lines read as if padded with null markers.
@@ -36,6 +36,29 @@ const MAX_FIELDS: usize = 48;
 const NODE_IP: usize = 33;
 // The node IP and the two unnamed fields after it close the widest layout, which fits in `t`.
 const _: () = assert!(NODE_IP + 3 == WIDTH && WIDTH <= MAX_FIELDS);
+
+/// The fields whose values this writer marks as it writes them (crate::rules::marks), and
+/// their places in the list.
+const MARKED: [&str; 10] = [
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "http.request.method",
+    "http.response.status_code",
+    "url.domain",
+    "url.path",
+    "user_agent.original",
+    "tls.version",
+];
+const SOURCE: (usize, usize) = (0, 1);
+const DESTINATION: (usize, usize) = (2, 3);
+const METHOD: usize = 4;
+const STATUS: usize = 5;
+const DOMAIN: usize = 6;
+const PATH: usize = 7;
+const AGENT: usize = 8;
+const TLS_VERSION: usize = 9;
 
 #[pyclass(module = "logferry.formats._lines")]
 pub struct Alb {
@@ -50,7 +73,7 @@ pub struct Alb {
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
     /// Drop and sample rules, decided on each document written (crate::rules).
-    rules: Option<Py<Rules>>,
+    rules: Option<Ruled>,
 }
 
 /// Agent strings remembered at most (logferry.enrich.useragent.CACHE_SIZE): then forgotten.
@@ -78,7 +101,7 @@ impl Alb {
             out: Json::new(),
             agents: agents.then(Default::default),
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
-            rules,
+            rules: Ruled::new(rules, &MARKED),
         }
     }
 
@@ -98,6 +121,13 @@ impl Alb {
         self.out.roots.clone()
     }
 
+    /// Each field this writer marks, with where its value starts in the last document
+    /// (crate::rules::marks; for the tests).
+    #[getter]
+    fn marks(&self) -> Vec<(&'static str, Option<usize>)> {
+        self.out.marks.named(&MARKED)
+    }
+
     /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
     fn line<'py>(
         &mut self,
@@ -106,7 +136,8 @@ impl Alb {
     ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
         cpu::clear_upper_vector_state();
         let time = self.write(line)?;
-        let (verdict, body) = rules::judge(&self.rules, &self.out.buf, &self.out.roots);
+        let out = &self.out;
+        let (verdict, body) = rules::judge(&self.rules, &out.buf, &out.roots, &out.marks);
         Some((PyString::new(py, time), PyBytes::new(py, body), verdict))
     }
 }
@@ -174,17 +205,17 @@ impl Alb {
         out.roots.push(out.buf.len() + 1);
         out.buf
             .extend_from_slice(b",\"event\":{\"dataset\":\"aws.alb\",\"kind\":\"event\"}");
-        endpoint(out, &mut self.geo, "source", client_ip, client_port)?;
+        endpoint(out, &mut self.geo, "source", SOURCE, client_ip, client_port)?;
         if status.is_some() || req.method.is_some() || req.version.is_some() {
             out.open("http");
             if let Some(status) = status {
                 out.open("response");
-                out.int("status_code", status);
+                out.marked_int("status_code", status, STATUS);
                 out.close();
             }
             if let Some(method) = req.method {
                 out.open("request");
-                text(out, "method", method);
+                marked_text(out, "method", method, METHOD);
                 out.close();
             }
             if let Some(version) = req.version {
@@ -282,14 +313,14 @@ impl Alb {
         }
 
         if let Some((ip, port)) = destination {
-            endpoint(out, &mut self.geo, "destination", ip, port)?;
+            endpoint(out, &mut self.geo, "destination", DESTINATION, ip, port)?;
         }
         if let Some(url) = req.url {
             url_into(out, url);
         }
         if !dash(agent) {
             out.open("user_agent");
-            text(out, "original", agent);
+            marked_text(out, "original", agent, AGENT);
             if let Some(agents) = &self.agents {
                 out.buf.extend_from_slice(agents.get(agent)?);
             }
@@ -307,7 +338,8 @@ impl Alb {
             }
             if let Some((name, number)) = version {
                 text(out, "version_protocol", name);
-                out.raw("version", &number);
+                out.marked("version", TLS_VERSION);
+                out.buf.extend_from_slice(&number);
             }
             if !dash(domain) {
                 out.open("client");
@@ -324,12 +356,20 @@ impl Alb {
     }
 }
 
-/// An endpoint object, `"name":{"ip":...,"port":...}`, and with GeoIP what its fill appends
-/// after the endpoint's own members (dict.update); None when GeoIP declines the address.
-fn endpoint(out: &mut Json, geo: &mut Option<Geo>, name: &str, ip: &str, port: i64) -> Option<()> {
+/// An endpoint object, `"name":{"ip":...,"port":...}` (their values marked as `fields`), and
+/// with GeoIP what its fill appends after the endpoint's own members (dict.update); None when
+/// GeoIP declines the address.
+fn endpoint(
+    out: &mut Json,
+    geo: &mut Option<Geo>,
+    name: &str,
+    (ip_field, port_field): (usize, usize),
+    ip: &str,
+    port: i64,
+) -> Option<()> {
     out.open(name);
-    text(out, "ip", ip);
-    out.int("port", port);
+    marked_text(out, "ip", ip, ip_field);
+    out.marked_int("port", port, port_field);
     if let Some(geo) = geo {
         out.buf.extend_from_slice(geo.members(ip)?);
     }

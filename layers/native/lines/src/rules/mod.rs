@@ -9,14 +9,16 @@
 //! it does not expect to read. The tests hold its verdicts to Python's decisions on random
 //! documents (tests/unit/test_fast_rules.py).
 //!
-//! The writers mark where each top-level member of a document starts (`roots`: the offsets of
-//! their keys' quotes), so that a condition reads its field from its top-level member; a mark
-//! counts only where the key it points at is the field's first. A condition without one (a
-//! member the writer did not mark, or none in the document) is read from the start, and only
-//! where the document holds one of its needles from Python (`Condition.needles`: JSON members
-//! a document meeting it must contain, `"path":"/healthz"`, `"port":443`, `"port":[`: a rule
-//! whose needles are all absent cannot hold). Conditions come shallowest first; the first
-//! that fails ends the rule.
+//! The writers mark where the values of a few fields rules often test start (crate::rules::
+//! marks: `url.path`, `destination.port`, `aws.vpcflow.action`, ...), and where each top-level
+//! member of a document starts (`roots`: the offsets of their keys' quotes). A condition on a
+//! marked field reads its value at its mark; another reads its field from its top-level
+//! member, where a mark counts only if the key it points at is the field's first. A condition
+//! with neither (a member the writer did not mark, or none in the document) is read from the
+//! start, and only where the document holds one of its needles from Python
+//! (`Condition.needles`: JSON members a document meeting it must contain,
+//! `"path":"/healthz"`, `"port":443`, `"port":[`: a rule whose needles are all absent cannot
+//! hold). Conditions come shallowest first; the first that fails ends the rule.
 //!
 //! Measured with the writers over the benchmark's 20 MB objects, in one process: reading VPC
 //! flow's accepted-HTTPS rule from the start cost ~0.55 us more on the records holding its
@@ -27,8 +29,11 @@
 use memchr::memmem::Finder;
 use pyo3::prelude::*;
 
+mod marks;
 mod path;
 
+use marks::field_of;
+pub use marks::{Marks, MAX_MARKED};
 use path::{lookup, Value};
 
 pub const KEEP: u32 = 0;
@@ -216,8 +221,15 @@ struct Rule {
 
 impl Rule {
     /// Whether every condition holds (None: Python's to say). A condition that surely fails
-    /// decides, whatever the others.
-    fn holds(&self, body: &[u8], roots: &[usize]) -> Option<bool> {
+    /// decides, whatever the others. `fields`: the writer's marked field of each condition
+    /// (crate::rules::marks; empty: none).
+    fn holds(
+        &self,
+        body: &[u8],
+        roots: &[usize],
+        fields: &[Option<usize>],
+        marks: &Marks,
+    ) -> Option<bool> {
         let mut sure = true;
         let mut update = |found: Option<bool>| match found {
             Some(false) => false,
@@ -226,17 +238,22 @@ impl Rule {
                 true
             }
         };
-        // Conditions on a marked member, read there (in the order given: shallowest first).
+        // Conditions on a marked field or member, read there (in the order given: shallowest
+        // first).
         let mut unmarked = Vec::new();
-        for condition in &self.conditions {
-            match condition.member(body, roots) {
-                Some(value) => {
-                    let value = lookup(body, value, &condition.path[1..]);
-                    if !update(value.and_then(|value| condition.holds(&value))) {
-                        return Some(false);
+        for (i, condition) in self.conditions.iter().enumerate() {
+            let value = match marks.of(fields.get(i).copied().flatten()) {
+                Some(at) => lookup(body, at, &[]),
+                None => match condition.member(body, roots) {
+                    Some(at) => lookup(body, at, &condition.path[1..]),
+                    None => {
+                        unmarked.push(condition);
+                        continue;
                     }
-                }
-                None => unmarked.push(condition),
+                },
+            };
+            if !update(value.and_then(|value| condition.holds(&value))) {
+                return Some(false);
             }
         }
         // The others: their needles anywhere in the document, then their values.
@@ -292,18 +309,36 @@ impl Rules {
     }
 
     /// The verdict on a document's JSON (what the writers add to each line they write), with
-    /// the offsets of its top-level members' keys where known.
-    #[pyo3(signature = (body, roots=Vec::new()))]
-    fn verdict(&self, body: &[u8], roots: Vec<usize>) -> u32 {
-        self.decide(body, &roots)
+    /// the offsets of its top-level members' keys where known, and fields marked as a writer
+    /// marks them: (dotted path, where its value starts), at most MAX_MARKED.
+    #[pyo3(signature = (body, roots=Vec::new(), marked=Vec::new()))]
+    fn verdict(
+        &self,
+        body: &[u8],
+        roots: Vec<usize>,
+        marked: Vec<(String, usize)>,
+    ) -> PyResult<u32> {
+        if marked.len() > MAX_MARKED {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "too many marked fields",
+            ));
+        }
+        let mut marks = Marks::new();
+        for (i, (_, at)) in marked.iter().enumerate() {
+            marks.set(i, *at);
+        }
+        let names: Vec<&str> = marked.iter().map(|(field, _)| field.as_str()).collect();
+        Ok(self.decide(body, &roots, &Fields::new(self, &names), &marks))
     }
 }
 
 impl Rules {
-    pub fn decide(&self, body: &[u8], roots: &[usize]) -> u32 {
+    /// The verdict; `fields`: which of the writer's marked fields each condition reads.
+    fn decide(&self, body: &[u8], roots: &[usize], fields: &Fields, marks: &Marks) -> u32 {
         let mut sure = true;
-        for rule in &self.drops {
-            match rule.holds(body, roots) {
+        for (j, rule) in self.drops.iter().enumerate() {
+            let marked = fields.drops.get(j).map_or(&[][..], Vec::as_slice);
+            match rule.holds(body, roots, marked, marks) {
                 Some(true) => return DROP,
                 Some(false) => {}
                 None => sure = false,
@@ -313,7 +348,8 @@ impl Rules {
             return UNDECIDED;
         }
         for (k, rule) in self.samples.iter().enumerate() {
-            match rule.holds(body, roots) {
+            let marked = fields.samples.get(k).map_or(&[][..], Vec::as_slice);
+            match rule.holds(body, roots, marked, marks) {
                 Some(true) => return SAMPLE + k as u32,
                 Some(false) => {}
                 None => return UNDECIDED,
@@ -323,14 +359,61 @@ impl Rules {
     }
 }
 
+/// The marked field (crate::rules::marks) each condition of each rule reads, if any.
+struct Fields {
+    drops: Vec<Vec<Option<usize>>>,
+    samples: Vec<Vec<Option<usize>>>,
+}
+
+impl Fields {
+    /// `marked`: a writer's marked fields, in the order of its marks.
+    fn new(rules: &Rules, marked: &[&str]) -> Self {
+        Fields {
+            drops: Fields::of(&rules.drops, marked),
+            samples: Fields::of(&rules.samples, marked),
+        }
+    }
+
+    fn of(rules: &[Rule], marked: &[&str]) -> Vec<Vec<Option<usize>>> {
+        rules
+            .iter()
+            .map(|rule| {
+                let paths = rule.conditions.iter().map(|c| field_of(&c.path, marked));
+                paths.collect()
+            })
+            .collect()
+    }
+}
+
+/// A writer's rules, with the fields it marks that their conditions read.
+pub struct Ruled {
+    rules: Py<Rules>,
+    fields: Fields,
+}
+
+impl Ruled {
+    /// `marked`: the writer's marked fields, in the order of its marks.
+    pub fn new(rules: Option<Py<Rules>>, marked: &[&str]) -> Option<Self> {
+        let rules = rules?;
+        let fields = Fields::new(rules.get(), marked);
+        Some(Ruled { rules, fields })
+    }
+}
+
 /// A writer's verdict on its document (`roots`: where its top-level members' keys start, in
-/// the order written), and the body to give with it: KEEP and the document without rules.
-pub fn judge<'a>(rules: &Option<Py<Rules>>, body: &'a [u8], roots: &[usize]) -> (u32, &'a [u8]) {
-    match rules {
+/// the order written; `marks`: where its marked fields' values start), and the body to give
+/// with it: KEEP and the document without rules.
+pub fn judge<'a>(
+    ruled: &Option<Ruled>,
+    body: &'a [u8],
+    roots: &[usize],
+    marks: &Marks,
+) -> (u32, &'a [u8]) {
+    match ruled {
         None => (KEEP, body),
-        Some(rules) => {
+        Some(Ruled { rules, fields }) => {
             let rules = rules.get();
-            match rules.decide(body, roots) {
+            match rules.decide(body, roots, fields, marks) {
                 DROP if !rules.dropped_bodies => (DROP, b""),
                 verdict => (verdict, body),
             }

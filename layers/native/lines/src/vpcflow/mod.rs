@@ -15,13 +15,30 @@ use pyo3::types::{PyBytes, PyString};
 use crate::cpu;
 use crate::geo::Geo;
 use crate::json;
-use crate::rules::{self, Rules};
+use crate::rules::{self, Marks, Ruled, Rules};
 
 mod epoch;
 mod layout;
 
 use epoch::{epoch, Times};
 use layout::{transport, Layout};
+
+/// The fields whose values this writer marks as it writes them (crate::rules::marks), and
+/// their places in the list.
+const MARKED: [&str; 7] = [
+    "source.ip",
+    "source.port",
+    "destination.ip",
+    "destination.port",
+    "network.transport",
+    "aws.vpcflow.action",
+    "aws.vpcflow.log_status",
+];
+const SOURCE: (usize, usize) = (0, 1);
+const DESTINATION: (usize, usize) = (2, 3);
+const TRANSPORT: usize = 4;
+const ACTION: usize = 5;
+const LOG_STATUS: usize = 6;
 
 /// Python's DEFAULT_HEADER: the layout until a header line says otherwise.
 const DEFAULT_HEADER: &str = "version account-id interface-id srcaddr dstaddr srcport dstport \
@@ -92,7 +109,19 @@ fn text(buf: &mut Vec<u8>, start: usize, key: &[u8], value: &str) {
 fn number(buf: &mut Vec<u8>, start: usize, key: &[u8], value: u64) {
     comma(buf, start);
     buf.extend_from_slice(key);
+    int(buf, value);
+}
+
+fn int(buf: &mut Vec<u8>, value: u64) {
     buf.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// `"key":` as a member of the object opened at `start`, the value to come marked as the
+/// writer's field `field` (crate::rules::marks).
+fn marked(buf: &mut Vec<u8>, start: usize, key: &[u8], marks: &mut Marks, field: usize) {
+    comma(buf, start);
+    buf.extend_from_slice(key);
+    marks.set(field, buf.len());
 }
 
 #[pyclass(module = "logferry.formats._lines")]
@@ -109,10 +138,11 @@ pub struct VpcFlow {
     region: Option<Vec<u8>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules), and where
-    /// its top-level members' keys start.
-    rules: Option<Py<Rules>>,
+    /// Drop and sample rules, decided on each document written (crate::rules), where its
+    /// top-level members' keys start, and where its marked fields' values start.
+    rules: Option<Ruled>,
     roots: Vec<usize>,
+    marks: Marks,
 }
 
 #[pymethods]
@@ -153,8 +183,9 @@ impl VpcFlow {
             cloud,
             region,
             geo: geoip.map(|(city, asn)| Geo::new(city.as_deref(), asn.as_deref(), geoip_members)),
-            rules,
+            rules: Ruled::new(rules, &MARKED),
             roots: Vec::with_capacity(8),
+            marks: Marks::new(),
         }
     }
 
@@ -167,6 +198,13 @@ impl VpcFlow {
     #[getter]
     fn roots(&self) -> Vec<usize> {
         self.roots.clone()
+    }
+
+    /// Each field this writer marks, with where its value starts in the last document
+    /// (crate::rules::marks; for the tests).
+    #[getter]
+    fn marks(&self) -> Vec<(&'static str, Option<usize>)> {
+        self.marks.named(&MARKED)
     }
 
     /// `(@timestamp, document JSON, verdict)` of a record, or None: the Python parser's to read.
@@ -183,7 +221,7 @@ impl VpcFlow {
         self.spans = spans;
         let timestamp = taken?;
         let timestamp = std::str::from_utf8(&timestamp).ok()?;
-        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots);
+        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots, &self.marks);
         Some((
             PyString::new(py, timestamp),
             PyBytes::new(py, body),
@@ -209,6 +247,7 @@ impl VpcFlow {
             region,
             geo,
             roots,
+            marks,
             ..
         } = self;
         // The fields, split on runs of spaces. Only printable ASCII is taken (json::plain_ascii,
@@ -255,6 +294,7 @@ impl VpcFlow {
         // Where each top-level member's key starts (after a `{`, a `,` or a `},`).
         roots.clear();
         roots.push(1);
+        marks.clear();
         buf.extend_from_slice(b"{\"@timestamp\":\"");
         buf.extend_from_slice(&timestamp);
         roots.push(buf.len() + 2);
@@ -285,10 +325,12 @@ impl VpcFlow {
             }
         }
         if let Some(action) = action {
-            text(buf, object, b"\"action\":", action);
+            marked(buf, object, b"\"action\":", marks, ACTION);
+            quoted(buf, action);
         }
         if let Some(status) = get(lay.log_status) {
-            text(buf, object, b"\"log_status\":", status);
+            marked(buf, object, b"\"log_status\":", marks, LOG_STATUS);
+            quoted(buf, status);
         }
         for (i, key) in &lay.ints {
             if let Some(value) = get(Some(*i)) {
@@ -337,9 +379,14 @@ impl VpcFlow {
             buf.push(b'}');
         }
 
-        for (addr, port_at, name) in [
-            (lay.srcaddr, lay.srcport, &b",\"source\":{"[..]),
-            (lay.dstaddr, lay.dstport, &b",\"destination\":{"[..]),
+        for (addr, port_at, name, (ip_mark, port_mark)) in [
+            (lay.srcaddr, lay.srcport, &b",\"source\":{"[..], SOURCE),
+            (
+                lay.dstaddr,
+                lay.dstport,
+                &b",\"destination\":{"[..],
+                DESTINATION,
+            ),
         ] {
             let ip = get(addr);
             if ip.is_some_and(|ip| !ip_shaped(ip)) {
@@ -353,10 +400,12 @@ impl VpcFlow {
             buf.extend_from_slice(name);
             let object = buf.len();
             if let Some(ip) = ip {
-                text(buf, object, b"\"ip\":", ip);
+                marked(buf, object, b"\"ip\":", marks, ip_mark);
+                quoted(buf, ip);
             }
             if let Some(port) = port {
-                number(buf, object, b"\"port\":", port);
+                marked(buf, object, b"\"port\":", marks, port_mark);
+                int(buf, port);
             }
             // GeoIP's fill appends its members after the endpoint's own (dict.update), for
             // an endpoint with an address only.
@@ -389,7 +438,8 @@ impl VpcFlow {
             buf.extend_from_slice(b",\"network\":{");
             let object = buf.len();
             if let Some(name) = name {
-                text(buf, object, b"\"transport\":", name);
+                marked(buf, object, b"\"transport\":", marks, TRANSPORT);
+                quoted(buf, name);
             }
             if let Some(number) = protocol {
                 text(buf, object, b"\"iana_number\":", number);
