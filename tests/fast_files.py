@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from logferry.enrich import Enrichment
+from logferry.enrich.decision import DROP, KEEP, JsonDecision
 from logferry.enrich.geoip import DatabaseFile, GeoIP
 from logferry.formats import fast, get_format
 from logferry.ingest.reader import LineReader
@@ -28,7 +29,7 @@ class Pair:
     """One object read both ways: the Python parser with the pipeline's enrichment (its fill
     of the object: cloud facts, GeoIP, user agents) and the fast writer with what the same
     enrichment says a writer adds (`Enrichment.fast_facts`). `geoip`: a GeoIP, or the (City,
-    ASN) database paths, either None."""
+    ASN) database paths, either None; `drops`: drop rules for the writer to decide."""
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class Pair:
         region: str | None,
         agents: bool = False,
         geoip: GeoIP | tuple[str | None, str | None] | None = None,
+        drops: JsonDecision | None = None,
     ) -> None:
         fmt = get_format(name)
         key = f"x/{name}.log"  # no account in the key: the prefix below gives the object's
@@ -54,8 +56,9 @@ class Pair:
         facts = enrichment.fast_facts(key, fmt)
         assert facts is not None and (facts.account, facts.region) == (account, region)
         (self.take_header, self.parse_line), writer, self.learn = fast.fast_lines(
-            name, lines, facts
+            name, lines, facts, rules=drops
         )
+        self.drops = drops
         assert writer is not None, f"no fast writer for {name}"
         self.writer = writer
         self.taken = self.lines = 0
@@ -78,7 +81,11 @@ class Pair:
             return None
         self.taken += 1
         timestamp, body, verdict = written
-        if verdict != 0:
+        if self.drops is not None and verdict == DROP:
+            if body or self.drops.keep(doc, "x"):
+                return f"dropped ({body!r}); Python keeps {orjson.dumps(doc)!r}"
+            return None  # not written: nothing to compare
+        if verdict != KEEP and self.drops is None:
             return f"verdict {verdict} without rules"
         expected = orjson.dumps(doc)
         if body != expected:

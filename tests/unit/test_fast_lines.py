@@ -92,16 +92,19 @@ def seeds(name: str) -> tuple[str, ...]:
     return lines[:: max(1, len(lines) // 300)]
 
 
-@pytest.mark.parametrize("name", NAMES)
-@settings(
-    max_examples=examples(600),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(data=st.data())
-def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObject) -> None:
-    line = data.draw(st.sampled_from(seeds(name)))
-    fields = line.split(" ")
+def mutations(examples_run: int) -> Any:
+    """Hypothesis' settings of the tests of mutated lines (slow to draw, large)."""
+    return settings(
+        max_examples=examples(examples_run),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def mutated(name: str, data: st.DataObject) -> str:
+    """A seed line of the format with one to three of its fields replaced, removed, doubled
+    or with an odd value spliced in."""
+    fields = data.draw(st.sampled_from(seeds(name))).split(" ")
     for _ in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.integers(0, len(fields) - 1))
         action = data.draw(st.sampled_from(["replace", "drop", "double", "splice"]))
@@ -114,9 +117,35 @@ def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObj
         else:
             cut = data.draw(st.integers(0, len(fields[at])))
             fields[at] = fields[at][:cut] + data.draw(ODD) + fields[at][cut:]
+    return " ".join(fields)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@mutations(600)
+@given(data=st.data())
+def test_mutated_lines_taken_are_the_python_document(name: str, data: st.DataObject) -> None:
     pair = Pair(name, "123456789012", "eu-west-1")
-    line = " ".join(fields)
-    assert (problem := pair.differs(line)) is None, problem
+    assert (problem := pair.differs(mutated(name, data))) is None, problem
+
+
+@pytest.mark.parametrize("name", NAMES)
+@mutations(300)
+@given(data=st.data())
+def test_mutated_lines_a_rule_drops_unwritten_are_python_drops(
+    name: str, data: st.DataObject
+) -> None:
+    """A writer decides drop rules on the fields it marks before writing a line, and writes
+    nothing for a drop: it must drop only lines Python takes, and drops too. One rule per
+    marked field, holding for any value it has, so that every line taken is dropped unwritten;
+    the mutations give lines Python rejects for other fields."""
+    from logferry.enrich.decision import Rules
+    from logferry.enrich.rules import parse_drop
+
+    marked = [field for field, _ in getattr(fast._lines, fast.WRITERS[name])().marks]
+    rules = ";".join(f"{name}:{field}=*" for field in marked)
+    drops = Rules(parse_drop(rules), ()).on_json(name)
+    pair = Pair(name, "123456789012", "eu-west-1", drops=drops)
+    assert (problem := pair.differs(mutated(name, data))) is None, problem
 
 
 def _recording_writers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -259,11 +288,7 @@ def test_lines_taken_with_geoip_on_are_the_python_document(
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(
-    max_examples=examples(300),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@mutations(300)
 @given(data=st.data())
 def test_mutated_lines_taken_with_geoip_on_are_the_python_document(
     name: str, spread_databases: tuple[str, str], data: st.DataObject

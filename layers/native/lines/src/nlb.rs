@@ -23,7 +23,7 @@ use pyo3::types::{PyBytes, PyString};
 use crate::cpu;
 use crate::geo::Geo;
 use crate::json;
-use crate::rules::{self, Marks, Ruled, Rules};
+use crate::rules::{self, Before, Known, Marks, Ruled, Rules};
 use crate::time;
 
 /// Fields of a 2.0 line; a 1.0 line has 18, the rest read as the null marker `-`.
@@ -43,8 +43,10 @@ const MARKED: [&str; 6] = [
     "tls.version",
     "tls.cipher",
 ];
-const SOURCE: (usize, usize) = (0, 1);
-const DESTINATION: (usize, usize) = (2, 3);
+const SOURCE_IP: usize = 0;
+const SOURCE_PORT: usize = 1;
+const DESTINATION_IP: usize = 2;
+const DESTINATION_PORT: usize = 3;
 const TLS_VERSION: usize = 4;
 const TLS_CIPHER: usize = 5;
 
@@ -118,8 +120,12 @@ impl Nlb {
         cpu::clear_upper_vector_state();
         let record = Record::read(line)?;
         let stamp = self.timestamp(py, record.time)?;
-        self.write(&record)?;
-        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots, &self.marks);
+        let before = rules::before(&self.rules, |field| record.known(field));
+        if let Before::Write(_) = before {
+            self.write(&record)?;
+        }
+        let (verdict, body) =
+            rules::judge(&self.rules, before, &self.buf, &self.roots, &self.marks);
         Some((stamp, PyBytes::new(py, body), verdict))
     }
 }
@@ -170,14 +176,14 @@ impl Nlb {
                 &b",\"source\":{\"ip\":"[..],
                 CLIENT,
                 r.client_port,
-                SOURCE,
+                (SOURCE_IP, SOURCE_PORT),
             ),
             (
                 2,
                 &b"},\"destination\":{\"ip\":"[..],
                 DEST,
                 r.dest_port,
-                DESTINATION,
+                (DESTINATION_IP, DESTINATION_PORT),
             ),
         ] {
             roots.push(buf.len() + skip);
@@ -454,6 +460,23 @@ impl<'a> Record<'a> {
             version,
             tail,
         })
+    }
+
+    /// The value of the writer's marked field `field` its document will hold (crate::rules).
+    fn known(&self, field: usize) -> Known<'a> {
+        let text = |i: usize| Known::Text(self.f[i].as_bytes());
+        match field {
+            SOURCE_IP => text(CLIENT),
+            SOURCE_PORT => Known::Int(self.client_port),
+            DESTINATION_IP => text(DEST),
+            DESTINATION_PORT => Known::Int(self.dest_port),
+            TLS_VERSION => self
+                .version
+                .map_or(Known::Absent, |v| Known::Text(v.as_bytes())),
+            TLS_CIPHER if self.f[CIPHER] == "-" => Known::Absent,
+            TLS_CIPHER => text(CIPHER),
+            _ => Known::Unknown,
+        }
     }
 
     /// Field `i` as a JSON string.

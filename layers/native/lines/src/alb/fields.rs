@@ -265,40 +265,69 @@ impl<'a> Request<'a> {
 }
 
 /// url.* of a logged URL (elb.request_into): original, domain, path and query, as logged.
-pub(super) fn url_into(out: &mut Json, url: &str) {
+pub(super) fn url_into(out: &mut Json, url: &str, parts: &Url) {
     out.open("url");
     text(out, "original", url);
-    let mut path = if url.starts_with('/') { url } else { "" };
-    // "scheme://authority/path": Python's `url.find("://") + 3 > 3`, a scheme before it.
-    if let Some(at) = url.find("://").filter(|&at| at > 0) {
-        let after = url.get(at + 3..).unwrap_or_default();
-        let authority = match after.find('/') {
-            Some(slash) => {
-                path = after.get(slash..).unwrap_or_default();
-                after.get(..slash).unwrap_or_default()
-            }
-            None => after,
-        };
-        // host:port; an IPv6 host is bracketed ([2001:db8::1]:443)
-        let host = match authority.rsplit_once(':') {
-            Some((host, _)) if !authority.ends_with(']') => host,
-            _ => authority,
-        };
-        if !host.is_empty() {
-            let domain = if host.starts_with('[') {
-                host.trim_matches(|c| c == '[' || c == ']')
-            } else {
-                host
-            };
-            marked_text(out, "domain", domain, DOMAIN);
-        }
+    let &Url {
+        domain,
+        path,
+        query,
+    } = parts;
+    if let Some(domain) = domain {
+        marked_text(out, "domain", domain, DOMAIN);
     }
-    if !path.is_empty() {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(path) = path {
         marked_text(out, "path", path, PATH);
-        if !query.is_empty() {
-            text(out, "query", query);
-        }
+    }
+    if let Some(query) = query {
+        text(out, "query", query);
     }
     out.close();
+}
+
+/// The members of `url` after `original` that elb.py fills from a logged URL (None: not one).
+pub(super) struct Url<'a> {
+    pub(super) domain: Option<&'a str>,
+    pub(super) path: Option<&'a str>,
+    pub(super) query: Option<&'a str>,
+}
+
+impl<'a> Url<'a> {
+    pub(super) fn read(url: &'a str) -> Self {
+        let mut found = Url {
+            domain: None,
+            path: None,
+            query: None,
+        };
+        let mut path = if url.starts_with('/') { url } else { "" };
+        // "scheme://authority/path": Python's `url.find("://") + 3 > 3`, a scheme before it.
+        if let Some(at) = url.find("://").filter(|&at| at > 0) {
+            let after = url.get(at + 3..).unwrap_or_default();
+            let authority = match after.find('/') {
+                Some(slash) => {
+                    path = after.get(slash..).unwrap_or_default();
+                    after.get(..slash).unwrap_or_default()
+                }
+                None => after,
+            };
+            // host:port; an IPv6 host is bracketed ([2001:db8::1]:443)
+            let host = match authority.rsplit_once(':') {
+                Some((host, _)) if !authority.ends_with(']') => host,
+                _ => authority,
+            };
+            if !host.is_empty() {
+                found.domain = Some(if host.starts_with('[') {
+                    host.trim_matches(|c| c == '[' || c == ']')
+                } else {
+                    host
+                });
+            }
+        }
+        if !path.is_empty() {
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            found.path = Some(path);
+            found.query = (!query.is_empty()).then_some(query);
+        }
+        found
+    }
 }

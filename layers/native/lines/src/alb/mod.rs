@@ -17,13 +17,13 @@ use pyo3::types::{PyBytes, PyString};
 use crate::cpu;
 use crate::geo::Geo;
 use crate::json::{self, Json};
-use crate::rules::{self, Ruled, Rules};
+use crate::rules::{self, Before, Known, Ruled, Rules};
 
 mod fields;
 
 use fields::{
     dash, float, host_port, integer, is_ipv4, is_iso_utc, list, marked_text, seconds, text,
-    tls_version, tokenize, url_into, words, Request,
+    tls_version, tokenize, url_into, words, Request, Url,
 };
 
 /// The widest layout known (2026); shorter lines read as if padded with null markers.
@@ -51,8 +51,10 @@ const MARKED: [&str; 10] = [
     "user_agent.original",
     "tls.version",
 ];
-const SOURCE: (usize, usize) = (0, 1);
-const DESTINATION: (usize, usize) = (2, 3);
+const SOURCE_IP: usize = 0;
+const SOURCE_PORT: usize = 1;
+const DESTINATION_IP: usize = 2;
+const DESTINATION_PORT: usize = 3;
 const METHOD: usize = 4;
 const STATUS: usize = 5;
 const DOMAIN: usize = 6;
@@ -135,16 +137,17 @@ impl Alb {
         line: &str,
     ) -> Option<(Bound<'py, PyString>, Bound<'py, PyBytes>, u32)> {
         cpu::clear_upper_vector_state();
-        let time = self.write(line)?;
+        let (time, before) = self.write(line)?;
         let out = &self.out;
-        let (verdict, body) = rules::judge(&self.rules, &out.buf, &out.roots, &out.marks);
+        let (verdict, body) = rules::judge(&self.rules, before, &out.buf, &out.roots, &out.marks);
         Some((PyString::new(py, time), PyBytes::new(py, body), verdict))
     }
 }
 
 impl Alb {
-    /// The document of `line` into `self.out`, returning its @timestamp; None to decline.
-    fn write<'a>(&mut self, line: &'a str) -> Option<&'a str> {
+    /// The document of `line` into `self.out`, returning its @timestamp and what the drop
+    /// rules decided before it was written (nothing written for a drop); None to decline.
+    fn write<'a>(&mut self, line: &'a str) -> Option<(&'a str, Before)> {
         let mut t = ["-"; MAX_FIELDS];
         let n = tokenize(line, &mut t)?;
         if n < MIN_FIELDS {
@@ -196,6 +199,25 @@ impl Alb {
         } else {
             None
         };
+        let url = req.url.map(|url| (url, Url::read(url)));
+        let before = rules::before(&self.rules, |field| match field {
+            SOURCE_IP => Known::Text(client_ip.as_bytes()),
+            SOURCE_PORT => Known::Int(client_port),
+            DESTINATION_IP => Known::text(destination.map(|(ip, _)| ip)),
+            DESTINATION_PORT => Known::int(destination.map(|(_, port)| port)),
+            METHOD => Known::text(req.method),
+            STATUS => Known::int(status),
+            DOMAIN => Known::text(url.as_ref().and_then(|(_, parts)| parts.domain)),
+            PATH => Known::text(url.as_ref().and_then(|(_, parts)| parts.path)),
+            AGENT => Known::text((!dash(agent)).then_some(agent)),
+            TLS_VERSION => version
+                .as_ref()
+                .map_or(Known::Absent, |(_, number)| Known::Text(&number[1..4])),
+            _ => Known::Unknown,
+        });
+        if let Before::Drop = before {
+            return Some((time, before));
+        }
 
         let out = &mut self.out;
         out.clear();
@@ -205,7 +227,8 @@ impl Alb {
         out.roots.push(out.buf.len() + 1);
         out.buf
             .extend_from_slice(b",\"event\":{\"dataset\":\"aws.alb\",\"kind\":\"event\"}");
-        endpoint(out, &mut self.geo, "source", SOURCE, client_ip, client_port)?;
+        let source = (SOURCE_IP, SOURCE_PORT);
+        endpoint(out, &mut self.geo, "source", source, client_ip, client_port)?;
         if status.is_some() || req.method.is_some() || req.version.is_some() {
             out.open("http");
             if let Some(status) = status {
@@ -313,10 +336,11 @@ impl Alb {
         }
 
         if let Some((ip, port)) = destination {
-            endpoint(out, &mut self.geo, "destination", DESTINATION, ip, port)?;
+            let marks = (DESTINATION_IP, DESTINATION_PORT);
+            endpoint(out, &mut self.geo, "destination", marks, ip, port)?;
         }
-        if let Some(url) = req.url {
-            url_into(out, url);
+        if let Some((url, parts)) = &url {
+            url_into(out, url, parts);
         }
         if !dash(agent) {
             out.open("user_agent");
@@ -352,7 +376,7 @@ impl Alb {
         out.roots.push(out.buf.len());
         out.buf.extend_from_slice(&self.cloud);
         out.close();
-        Some(time)
+        Some((time, before))
     }
 }
 

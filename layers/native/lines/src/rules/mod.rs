@@ -1,5 +1,5 @@
-//! Drop and sample rules (logferry.enrich.rules) decided on the JSON a writer has just written,
-//! so that the pipeline neither decodes a document nor calls Python to decide on it.
+//! Drop and sample rules (logferry.enrich.rules) decided by the writers, so that the pipeline
+//! neither decodes a document nor calls Python to decide on it.
 //!
 //! A verdict is KEEP, DROP, SAMPLE + k (sample rule k is the first that holds: Python draws
 //! from the document's id) or UNDECIDED (Python decodes the document and decides). Meaning
@@ -9,22 +9,28 @@
 //! it does not expect to read. The tests hold its verdicts to Python's decisions on random
 //! documents (tests/unit/test_fast_rules.py).
 //!
-//! The writers mark where the values of a few fields rules often test start (crate::rules::
-//! marks: `url.path`, `destination.port`, `aws.vpcflow.action`, ...), and where each top-level
-//! member of a document starts (`roots`: the offsets of their keys' quotes). A condition on a
-//! marked field reads its value at its mark; another reads its field from its top-level
-//! member, where a mark counts only if the key it points at is the field's first. A condition
-//! with neither (a member the writer did not mark, or none in the document) is read from the
-//! start, and only where the document holds one of its needles from Python
-//! (`Condition.needles`: JSON members a document meeting it must contain,
-//! `"path":"/healthz"`, `"port":443`, `"port":[`: a rule whose needles are all absent cannot
-//! hold). Conditions come shallowest first; the first that fails ends the rule.
+//! Each writer names a few fields rules often test (crate::rules::marks: `url.path`,
+//! `destination.port`, `aws.vpcflow.action`, ...). A drop rule whose every condition is on
+//! one of them is decided before the record is written (`before`), on the values the writer
+//! has read (`Known`) once it knows it takes the record: a document it drops is never written
+//! (the test of mutated lines holds that only records Python takes, and drops, are). The
+//! other rules are decided on the JSON just written (`judge`): a condition on a marked field
+//! reads its value where the writer marked it; another reads its field from its top-level
+//! member (`roots`: where each top-level member's key starts; a mark counts only if the key
+//! it points at is the field's first); one with neither (a member the writer did not mark,
+//! or none in the document) is read from the start, and only where the document holds one of
+//! its needles from Python (`Condition.needles`: JSON members a document meeting it must
+//! contain, `"path":"/healthz"`, `"port":443`, `"port":[`: a rule whose needles are all
+//! absent cannot hold). Conditions come shallowest first; the first that fails ends the rule.
 //!
-//! Measured with the writers over the benchmark's 20 MB objects, in one process: reading VPC
-//! flow's accepted-HTTPS rule from the start cost ~0.55 us more on the records holding its
-//! needles (a quarter) than on the others, more than dropping a record saves (its bulk line,
-//! ~0.5 us); from the marks, a rule costs a writer ~0.05 us a line (0.04-0.07 us: ALB's
-//! `/healthz`, NLB's TLS 1.2, VPC flow's, each under 10% of a line).
+//! Measured with the writers alone over the benchmark's 20 MB objects, in one process (the
+//! benchmark's drop rules and rules of their shape that drop nothing, interleaved): read from
+//! the start, VPC flow's accepted-HTTPS rule cost ~0.55 us more on the records holding its
+//! needles (a quarter) than on the others; from the top-level members, a rule cost a writer
+//! 60-75 ns a line; from the marked values, 20-50 ns (VPC flow), 0-40 (ALB), 20-30 (NLB);
+//! decided before writing, 15-25 ns (ALB), 24-28 (VPC flow), 11-19 (NLB), and a dropped
+//! record's writing is saved: ALB's writer with its `/healthz` rule (7.6% dropped) 1,274-1,280
+//! ns a line against 1,309-1,315 with no rule, VPC flow's (10.7%) 567-568 against 564-568.
 
 use memchr::memmem::Finder;
 use pyo3::prelude::*;
@@ -154,6 +160,19 @@ impl Condition {
         }
     }
 
+    /// Whether the condition holds for a value a writer read before writing it.
+    fn holds_known(&self, value: &Known) -> Option<bool> {
+        match *value {
+            Known::Absent => self.holds(&Value::Absent),
+            Known::Text(text) => self.holds(&Value::Text(text)),
+            Known::Int(number) => {
+                let mut digits = itoa::Buffer::new();
+                self.holds(&Value::Number(digits.format(number).as_bytes()))
+            }
+            Known::Unknown => None,
+        }
+    }
+
     fn equal(&self, value: &Value) -> Option<bool> {
         match value {
             Value::Absent => Some(false),
@@ -270,6 +289,26 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// Whether every condition holds for the values a writer read before writing (`fields`:
+    /// each condition's marked field, all marked; `value`: the record's value of one).
+    fn holds_known<'a>(
+        &self,
+        fields: &[Option<usize>],
+        value: &impl Fn(usize) -> Known<'a>,
+    ) -> Option<bool> {
+        let mut sure = true;
+        for (condition, field) in self.conditions.iter().zip(fields) {
+            match condition.holds_known(&value((*field)?)) {
+                Some(false) => return Some(false),
+                Some(true) => {}
+                None => sure = false,
+            }
+        }
+        sure.then_some(true)
+    }
+}
+
 /// One source's drop rules (any that holds drops) and sample rules (the first that holds
 /// decides), as logferry.enrich.decision.Rules.native gives them.
 #[pyclass(module = "logferry.formats._lines", frozen)]
@@ -328,15 +367,26 @@ impl Rules {
             marks.set(i, *at);
         }
         let names: Vec<&str> = marked.iter().map(|(field, _)| field.as_str()).collect();
-        Ok(self.decide(body, &roots, &Fields::new(self, &names), &marks))
+        Ok(self.decide(body, &roots, &Fields::new(self, &names), &marks, 0))
     }
 }
 
 impl Rules {
-    /// The verdict; `fields`: which of the writer's marked fields each condition reads.
-    fn decide(&self, body: &[u8], roots: &[usize], fields: &Fields, marks: &Marks) -> u32 {
+    /// The verdict; `fields`: which of the writer's marked fields each condition reads;
+    /// `failed`: the drop rules known to fail (bit j: rule j; see `Ruled::before`).
+    fn decide(
+        &self,
+        body: &[u8],
+        roots: &[usize],
+        fields: &Fields,
+        marks: &Marks,
+        failed: u64,
+    ) -> u32 {
         let mut sure = true;
         for (j, rule) in self.drops.iter().enumerate() {
+            if j < 64 && failed >> j & 1 == 1 {
+                continue;
+            }
             let marked = fields.drops.get(j).map_or(&[][..], Vec::as_slice);
             match rule.holds(body, roots, marked, marks) {
                 Some(true) => return DROP,
@@ -385,35 +435,101 @@ impl Fields {
     }
 }
 
+/// A value of a writer's marked field (crate::rules::marks) as it reads it from its record
+/// before writing: what the document will hold there. Text is the record's own (the JSON
+/// string's decoded value), a number the integer whose digits the writer will write.
+pub enum Known<'a> {
+    Absent,
+    Text(&'a [u8]),
+    Int(i64),
+    /// Not read before writing: the rule is decided on the document.
+    Unknown,
+}
+
+impl<'a> Known<'a> {
+    /// A text field's value, absent where None.
+    pub fn text(value: Option<&'a str>) -> Self {
+        value.map_or(Known::Absent, |text| Known::Text(text.as_bytes()))
+    }
+
+    /// A number field's value, absent where None.
+    pub fn int(value: Option<i64>) -> Self {
+        value.map_or(Known::Absent, Known::Int)
+    }
+}
+
+/// What the drop rules decided before a record was written: drop it (nothing to write), or
+/// write it, with the rules known to fail (bit j: drop rule j).
+pub enum Before {
+    Drop,
+    Write(u64),
+}
+
 /// A writer's rules, with the fields it marks that their conditions read.
 pub struct Ruled {
     rules: Py<Rules>,
     fields: Fields,
+    /// The drop rules whose every condition is on a marked field (the first 64), decided
+    /// before writing; none when dropped documents' JSON is wanted (`dropped_bodies`).
+    before: Vec<usize>,
 }
 
 impl Ruled {
     /// `marked`: the writer's marked fields, in the order of its marks.
     pub fn new(rules: Option<Py<Rules>>, marked: &[&str]) -> Option<Self> {
         let rules = rules?;
-        let fields = Fields::new(rules.get(), marked);
-        Some(Ruled { rules, fields })
+        let all = rules.get();
+        let fields = Fields::new(all, marked);
+        let before = if all.dropped_bodies {
+            Vec::new()
+        } else {
+            let known = |j: &usize| fields.drops[*j].iter().all(Option::is_some);
+            (0..fields.drops.len().min(64)).filter(known).collect()
+        };
+        Some(Ruled {
+            rules,
+            fields,
+            before,
+        })
     }
 }
 
-/// A writer's verdict on its document (`roots`: where its top-level members' keys start, in
-/// the order written; `marks`: where its marked fields' values start), and the body to give
-/// with it: KEEP and the document without rules.
+/// The drop rules a writer can decide before writing a record, on the values it has read
+/// (`value`: of each of its marked fields): a document surely dropped is not written at all
+/// (what that saves: its writing, 0.3-0.6 us a record), and a rule surely failing is not read
+/// again from the document.
+pub fn before<'a>(ruled: &Option<Ruled>, value: impl Fn(usize) -> Known<'a>) -> Before {
+    let mut failed = 0;
+    if let Some(ruled) = ruled {
+        let rules = ruled.rules.get();
+        for &j in &ruled.before {
+            match rules.drops[j].holds_known(&ruled.fields.drops[j], &value) {
+                Some(true) => return Before::Drop,
+                Some(false) => failed |= 1 << j,
+                None => {}
+            }
+        }
+    }
+    Before::Write(failed)
+}
+
+/// A writer's verdict on its document (`before`: what the rules decided before it was
+/// written; `roots`: where its top-level members' keys start, in the order written; `marks`:
+/// where its marked fields' values start), and the body to give with it: KEEP and the
+/// document without rules.
 pub fn judge<'a>(
     ruled: &Option<Ruled>,
+    before: Before,
     body: &'a [u8],
     roots: &[usize],
     marks: &Marks,
 ) -> (u32, &'a [u8]) {
-    match ruled {
-        None => (KEEP, body),
-        Some(Ruled { rules, fields }) => {
+    match (ruled, before) {
+        (_, Before::Drop) => (DROP, b""),
+        (None, _) => (KEEP, body),
+        (Some(Ruled { rules, fields, .. }), Before::Write(failed)) => {
             let rules = rules.get();
-            match rules.decide(body, roots, fields, marks) {
+            match rules.decide(body, roots, fields, marks, failed) {
                 DROP if !rules.dropped_bodies => (DROP, b""),
                 verdict => (verdict, body),
             }

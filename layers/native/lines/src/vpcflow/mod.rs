@@ -15,8 +15,9 @@ use pyo3::types::{PyBytes, PyString};
 use crate::cpu;
 use crate::geo::Geo;
 use crate::json;
-use crate::rules::{self, Marks, Ruled, Rules};
+use crate::rules::{self, Before, Marks, Ruled, Rules};
 
+mod before;
 mod epoch;
 mod layout;
 
@@ -34,8 +35,10 @@ const MARKED: [&str; 7] = [
     "aws.vpcflow.action",
     "aws.vpcflow.log_status",
 ];
-const SOURCE: (usize, usize) = (0, 1);
-const DESTINATION: (usize, usize) = (2, 3);
+const SOURCE_IP: usize = 0;
+const SOURCE_PORT: usize = 1;
+const DESTINATION_IP: usize = 2;
+const DESTINATION_PORT: usize = 3;
 const TRANSPORT: usize = 4;
 const ACTION: usize = 5;
 const LOG_STATUS: usize = 6;
@@ -219,9 +222,10 @@ impl VpcFlow {
         let taken = self.write(line, &mut spans);
         spans.clear();
         self.spans = spans;
-        let timestamp = taken?;
+        let (timestamp, before) = taken?;
         let timestamp = std::str::from_utf8(&timestamp).ok()?;
-        let (verdict, body) = rules::judge(&self.rules, &self.buf, &self.roots, &self.marks);
+        let (verdict, body) =
+            rules::judge(&self.rules, before, &self.buf, &self.roots, &self.marks);
         Some((
             PyString::new(py, timestamp),
             PyBytes::new(py, body),
@@ -232,9 +236,10 @@ impl VpcFlow {
 
 impl VpcFlow {
     /// Writes the document of `line` into `self.buf` (`spans`: empty, for the fields' places in
-    /// `line`) and returns its @timestamp, or None
-    /// (the buffer then holds nothing of use) for a line left to Python.
-    fn write(&mut self, line: &str, spans: &mut Vec<(usize, usize)>) -> Option<[u8; 20]> {
+    /// `line`) and returns its @timestamp and what the drop rules decided before it was
+    /// written (nothing written for a drop), or None (the buffer then holds nothing of use)
+    /// for a line left to Python.
+    fn write(&mut self, line: &str, spans: &mut Vec<(usize, usize)>) -> Option<([u8; 20], Before)> {
         // JSON records (an envelope, or field names as keys) are Python's.
         if line.starts_with('{') {
             return None;
@@ -246,6 +251,7 @@ impl VpcFlow {
             cloud,
             region,
             geo,
+            rules,
             roots,
             marks,
             ..
@@ -289,6 +295,10 @@ impl VpcFlow {
             (None, None) => return None,
         };
         let timestamp = start.or(end)?;
+        let before = rules::before(rules, |field| before::known(lay, get, field));
+        if let Before::Drop = before {
+            return before::taken(lay, get).then_some((timestamp, before));
+        }
 
         buf.clear();
         // Where each top-level member's key starts (after a `{`, a `,` or a `},`).
@@ -380,12 +390,17 @@ impl VpcFlow {
         }
 
         for (addr, port_at, name, (ip_mark, port_mark)) in [
-            (lay.srcaddr, lay.srcport, &b",\"source\":{"[..], SOURCE),
+            (
+                lay.srcaddr,
+                lay.srcport,
+                &b",\"source\":{"[..],
+                (SOURCE_IP, SOURCE_PORT),
+            ),
             (
                 lay.dstaddr,
                 lay.dstport,
                 &b",\"destination\":{"[..],
-                DESTINATION,
+                (DESTINATION_IP, DESTINATION_PORT),
             ),
         ] {
             let ip = get(addr);
@@ -459,6 +474,6 @@ impl VpcFlow {
             buf.extend_from_slice(cloud);
         }
         buf.push(b'}');
-        Some(timestamp)
+        Some((timestamp, before))
     }
 }
