@@ -179,8 +179,8 @@ def _ingest(path: Path, name: str, **settings_of: Any) -> tuple[list[bytes], Any
     return transport.bodies, result
 
 
-# Drop and sample rules the fast path decides on the JSON it writes (decoding only the bodies
-# they may hold for), one source each, of every kind of condition.
+# Drop and sample rules the fast path decides (before writing, or on the JSON it writes,
+# decoding only the bodies they may hold for), one source each, of every kind of condition.
 RULES = {
     "alb": (
         "alb:url.path=/healthz;alb:http.response.status_code>499",

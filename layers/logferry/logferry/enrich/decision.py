@@ -15,12 +15,14 @@ invocation.
 
 On the fast path (logferry.formats.fast) a document is JSON before it is a dict: `on_json`
 gives the rules to its writers (logferry.formats._lines.Rules, layers/native/lines/src/
-rules/), which decide on the JSON they have just written and add a verdict to each line:
-KEEP, DROP, SAMPLE + k (sample rule k holds: the id decides, here) or UNDECIDED (a value whose
-meaning is Python's to say: the body is decoded and `keep` decides). A source with exclusions
-takes the Python path. The writers read a field from its top-level member (they mark where
-each starts) or, without a mark, only in bodies holding one of the condition's `needles` (a
-property test holds needles to rules, another the writers' verdicts to `keep`).
+rules/), which add a verdict to each line: KEEP, DROP, SAMPLE + k (sample rule k holds: the
+id decides, here) or UNDECIDED (a value whose meaning is Python's to say: the body is decoded
+and `keep` decides). A source with exclusions takes the Python path. A drop rule on the few
+fields a writer marks is decided before the document is written (a dropped one is never
+written); the others on the JSON just written, a field read where the writer marked its
+value or its top-level member or, without a mark, only in bodies holding one of the
+condition's `needles` (a property test holds needles to rules, others the writers' verdicts
+to `keep`).
 
 Exclusion copies each dict on a removed field's path before removing it: enrichment shares
 read-only dicts among documents (logferry.enrich.cloud, .geoip), which must stay whole.
@@ -35,10 +37,11 @@ rule (0.87-0.90x of no rule at 11% dropped); compiled, ~0.35 us out of the loop,
 VPC flow record saves ~1 us there, so a rule pays for itself from ~10% dropped. On the fast
 path a record costs ~1.7-3.6 us in all: rules decided here on the writers' JSON (decoding the
 bodies holding a needle, ~1 us each) cost ALB's `/healthz` rule 0.98x and VPC flow's 0.64x of
-no rule; decided by the writers, ~0.05 us a line, 0.95-1.00x and 0.94-1.01x (docs/
-benchmark.md, Enrichment and volume rules). A table of closures walked by a loop was
-rejected: it is the first version. Generated code sees validated field names and repr()'d
-literals only.
+no rule; decided by the writers on their JSON, ~0.05 us a line, 0.95-1.00x and 0.94-1.01x;
+before writing, on the fields they mark, 0-0.05 us a line and a dropped document unwritten,
+1.03-1.05x and 1.00-1.09x (docs/benchmark.md, Enrichment and volume rules). A table of
+closures walked by a loop was rejected: it is the first version. Generated code sees validated
+field names and repr()'d literals only.
 """
 
 from __future__ import annotations

@@ -10,10 +10,11 @@ document after the fills, line by line, on real, generated and mutated lines.
 
 What the fills add, the writers add themselves: cloud facts, GeoIP (the same database files)
 and user agents (taught by `learn`, from the documents the Python path fills); they decide
-drop and sample rules on the JSON they write (logferry.enrich.decision). Organizations facts,
-field exclusions and `event.original` take the Python path (logferry.ingest.linewise's
-`fast_path` decides). Without the library (no cargo where it was built, or
-LOGFERRY_PURE_PYTHON=1) there is no fast path and every line goes through Python.
+drop and sample rules (logferry.enrich.decision), a drop rule on the fields they mark before
+writing the document. Organizations facts, field exclusions and `event.original` take the
+Python path (logferry.ingest.linewise's `fast_path` decides). Without the library (no cargo
+where it was built, or LOGFERRY_PURE_PYTHON=1) there is no fast path and every line goes
+through Python.
 """
 
 from __future__ import annotations
