@@ -33,8 +33,8 @@ const V2_FIELDS: usize = 22;
 /// Digits of the longest number taken: 18 always fits an i64 (Python's int has no limit).
 const MAX_DIGITS: usize = 18;
 
-/// The fields whose values this writer marks as it writes them (crate::rules::marks), and
-/// their places in the list.
+/// The fields whose values this writer marks as it writes them (crate::rules::marks) and
+/// knows before writing (crate::rules::Known), and their places in the list.
 const MARKED: [&str; 6] = [
     "source.ip",
     "source.port",
@@ -64,8 +64,9 @@ pub struct Nlb {
     last_stamp: Option<Py<PyString>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules), where its
-    /// top-level members' keys start, and where its marked fields' values start.
+    /// Drop and sample rules (crate::rules: decided before writing or on the document
+    /// written), where its top-level members' keys start, and where its marked fields'
+    /// values start.
     rules: Option<Ruled>,
     roots: Vec<usize>,
     marks: Marks,

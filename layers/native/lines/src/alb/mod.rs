@@ -37,8 +37,8 @@ const NODE_IP: usize = 33;
 // The node IP and the two unnamed fields after it close the widest layout, which fits in `t`.
 const _: () = assert!(NODE_IP + 3 == WIDTH && WIDTH <= MAX_FIELDS);
 
-/// The fields whose values this writer marks as it writes them (crate::rules::marks), and
-/// their places in the list.
+/// The fields whose values this writer marks as it writes them (crate::rules::marks) and
+/// knows before writing (crate::rules::Known), and their places in the list.
 const MARKED: [&str; 10] = [
     "source.ip",
     "source.port",
@@ -74,7 +74,7 @@ pub struct Alb {
     agents: Option<foldhash::HashMap<String, Vec<u8>>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules).
+    /// Drop and sample rules (crate::rules: decided before writing or on the document written).
     rules: Option<Ruled>,
 }
 
@@ -199,6 +199,7 @@ impl Alb {
         } else {
             None
         };
+        // The drop rules on the fields this writer knows, now that it takes the line.
         let url = req.url.map(|url| (url, Url::read(url)));
         let before = rules::before(&self.rules, |field| match field {
             SOURCE_IP => Known::Text(client_ip.as_bytes()),
@@ -227,8 +228,8 @@ impl Alb {
         out.roots.push(out.buf.len() + 1);
         out.buf
             .extend_from_slice(b",\"event\":{\"dataset\":\"aws.alb\",\"kind\":\"event\"}");
-        let source = (SOURCE_IP, SOURCE_PORT);
-        endpoint(out, &mut self.geo, "source", source, client_ip, client_port)?;
+        let fields = (SOURCE_IP, SOURCE_PORT);
+        endpoint(out, &mut self.geo, "source", fields, client_ip, client_port)?;
         if status.is_some() || req.method.is_some() || req.version.is_some() {
             out.open("http");
             if let Some(status) = status {
@@ -336,8 +337,8 @@ impl Alb {
         }
 
         if let Some((ip, port)) = destination {
-            let marks = (DESTINATION_IP, DESTINATION_PORT);
-            endpoint(out, &mut self.geo, "destination", marks, ip, port)?;
+            let fields = (DESTINATION_IP, DESTINATION_PORT);
+            endpoint(out, &mut self.geo, "destination", fields, ip, port)?;
         }
         if let Some((url, parts)) = &url {
             url_into(out, url, parts);

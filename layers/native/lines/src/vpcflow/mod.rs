@@ -24,8 +24,8 @@ mod layout;
 use epoch::{epoch, Times};
 use layout::{transport, Layout};
 
-/// The fields whose values this writer marks as it writes them (crate::rules::marks), and
-/// their places in the list.
+/// The fields whose values this writer marks as it writes them (crate::rules::marks) and
+/// knows before writing (crate::rules::Known), and their places in the list.
 const MARKED: [&str; 7] = [
     "source.ip",
     "source.port",
@@ -141,8 +141,9 @@ pub struct VpcFlow {
     region: Option<Vec<u8>>,
     /// With GeoIP on (logferry.enrich.geoip): the endpoints' `geo` and `as` (crate::geo).
     geo: Option<Geo>,
-    /// Drop and sample rules, decided on each document written (crate::rules), where its
-    /// top-level members' keys start, and where its marked fields' values start.
+    /// Drop and sample rules (crate::rules: decided before writing or on the document
+    /// written), where its top-level members' keys start, and where its marked fields'
+    /// values start.
     rules: Option<Ruled>,
     roots: Vec<usize>,
     marks: Marks,
